@@ -1,0 +1,5 @@
+"""Activity names: what workflows call, kept apart from the I/O that implements them."""
+
+ESCALATE = "escalate"
+SEND_WARNING = "send_warning"
+RECORD_PENALTY = "record_penalty"

@@ -1,0 +1,72 @@
+"""Settings: the one place that reads slaflow's environment (SLAFLOW_*, TEMPORAL_*)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
+
+from config import shipped_config_path
+from sla.policy import ConfigError, SlaConfig, parse_config
+
+DEFAULT_TASK_QUEUE = "slaflow-tickets"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SLAFLOW_", extra="ignore")
+
+    config: Path = Field(default_factory=shipped_config_path)
+    data_dir: Path = Path(".slaflow")
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    temporal_port: int = 7233
+    ui_port: int = 8233
+    ui: bool = True
+    task_queue: str = DEFAULT_TASK_QUEUE
+    # An external Temporal; unset means `slaflow up` embeds a dev server.
+    temporal_address: str | None = Field(
+        default=None, validation_alias=AliasChoices("TEMPORAL_ADDRESS", "SLAFLOW_TEMPORAL_ADDRESS")
+    )
+    temporal_namespace: str = Field(
+        default="default",
+        validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "SLAFLOW_TEMPORAL_NAMESPACE"),
+    )
+    # Open tickets a worker keeps in memory; an action on an evicted ticket costs a replay.
+    max_cached_workflows: int = 10_000
+    max_request_seconds: float = 10.0
+
+    @cached_property
+    def sla_config(self) -> SlaConfig:
+        return load_config_file(self.config)
+
+
+def load_config_file(path: Path) -> SlaConfig:
+    """Read and validate a YAML config file; ConfigError names the file and the bad key."""
+    try:
+        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    try:
+        return parse_config(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+async def connect_temporal(settings: Settings, address: str | None = None) -> Client:
+    """A client with the pydantic data converter; TLS and API keys as Temporal's env config reads them."""
+    connect_config: dict[str, Any] = dict(ClientConfig.load_client_connect_config())
+    connect_config["target_host"] = (
+        address or settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
+    )
+    connect_config["namespace"] = settings.temporal_namespace
+    connect_config["data_converter"] = pydantic_data_converter
+    return await Client.connect(**connect_config)

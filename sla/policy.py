@@ -1,0 +1,184 @@
+"""SLA policies: targets per priority, warnings, escalation chain, credits; validated from parsed config."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from sla.calendar import ALWAYS, ALWAYS_CALENDAR, Calendar
+from sla.durations import parse_duration
+from sla.priorities import Priority
+
+
+def _percent(value: object) -> Decimal:
+    text = str(value).strip()
+    if isinstance(value, bool) or not text:
+        raise ValueError(f"{value!r} is not a percentage: write 2% or 0.5%")
+    try:
+        number = Decimal(text.removesuffix("%").strip())
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a percentage: write 2% or 0.5%") from None
+    if not number.is_finite() or number < 0 or number > 100:
+        raise ValueError(f"{value!r} must be between 0% and 100%")
+    return number
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Percent = Annotated[Decimal, BeforeValidator(_percent)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Targets(_Strict):
+    response: Duration
+    resolution: Duration
+
+    @field_validator("response", "resolution")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("a target must be longer than zero")
+        return value
+
+
+class EscalationLevel(_Strict):
+    after: Duration
+    notify: list[str] = Field(min_length=1)
+
+    @field_validator("after")
+    @classmethod
+    def _not_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError("an escalation cannot come before the breach")
+        return value
+
+
+class CreditRules(_Strict):
+    """Penalties as a percentage of the monthly fee, per breached clock."""
+
+    response_breach: dict[Priority, Percent] = {}
+    resolution_breach: dict[Priority, Percent] = {}
+    monthly_cap: Percent | None = None
+
+
+DEFAULT_ESCALATION = (EscalationLevel(after=timedelta(0), notify=["team-lead"]),)
+
+
+class Policy(_Strict):
+    calendar: str = ALWAYS
+    warn_at: list[float] = [0.75]
+    targets: dict[Priority, Targets]
+    escalation: list[EscalationLevel] = list(DEFAULT_ESCALATION)
+    credits: CreditRules | None = None
+    auto_close_after: Duration = timedelta(days=7)
+
+    @field_validator("warn_at")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        for fraction in value:
+            if not 0 < fraction < 1:
+                raise ValueError(f"{fraction} is not a fraction between 0 and 1 (e.g. 0.75)")
+        return sorted(set(value))
+
+    @field_validator("targets")
+    @classmethod
+    def _every_priority(cls, value: dict[Priority, Targets]) -> dict[Priority, Targets]:
+        missing = [p.value for p in Priority if p not in value]
+        if missing:
+            raise ValueError(f"targets missing for {', '.join(missing)}")
+        return value
+
+    @field_validator("escalation")
+    @classmethod
+    def _increasing(cls, value: list[EscalationLevel]) -> list[EscalationLevel]:
+        offsets = [level.after for level in value]
+        if offsets != sorted(offsets) or len(set(offsets)) != len(offsets):
+            raise ValueError("escalation levels must come at strictly increasing `after` offsets")
+        return value
+
+
+class PolicySnapshot(_Strict):
+    """The promise a ticket is under, frozen into its workflow input at open."""
+
+    name: str
+    calendar: Calendar
+    warn_at: list[float]
+    targets: dict[Priority, Targets]
+    escalation: list[EscalationLevel]
+    credits: CreditRules | None = None
+    auto_close_after: timedelta
+
+    def penalty_percent(self, metric: str, priority: Priority) -> Decimal | None:
+        if self.credits is None:
+            return None
+        table = (
+            self.credits.response_breach if metric == "response" else self.credits.resolution_breach
+        )
+        return table.get(priority)
+
+
+class SlaConfig(_Strict):
+    default_policy: str
+    policies: dict[str, Policy] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references(self) -> SlaConfig:
+        if self.default_policy not in self.policies:
+            raise ValueError(
+                f"default_policy {self.default_policy!r} is not one of the policies "
+                f"({', '.join(sorted(self.policies))})"
+            )
+        for name, policy in self.policies.items():
+            if policy.calendar != ALWAYS:
+                raise ValueError(
+                    f"policies.{name}.calendar: unknown calendar {policy.calendar!r} "
+                    f"(known: {ALWAYS})"
+                )
+        return self
+
+    def snapshot(self, policy_name: str | None = None) -> PolicySnapshot:
+        name = policy_name or self.default_policy
+        policy = self.policies[name]
+        return PolicySnapshot(
+            name=name,
+            calendar=ALWAYS_CALENDAR,
+            warn_at=policy.warn_at,
+            targets=policy.targets,
+            escalation=policy.escalation,
+            credits=policy.credits,
+            auto_close_after=policy.auto_close_after,
+        )
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the offending key."""
+
+
+def parse_config(data: Any) -> SlaConfig:
+    """Validate already-parsed config data (e.g. from YAML)."""
+    if not isinstance(data, dict):
+        raise ConfigError("the config must be a mapping with `default_policy` and `policies`")
+    try:
+        return SlaConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown key"
+            lines.append(f"{key}: {message}")
+        raise ConfigError("invalid SLA config:\n  " + "\n  ".join(lines)) from None

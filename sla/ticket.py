@@ -1,0 +1,506 @@
+"""The ticket: its state model (the workflow's query answer) and the rules of every action on it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field, JsonValue
+
+from sla.actions import (
+    ID_PATTERN,
+    TEXT_LIMIT,
+    Action,
+    ActionRejected,
+    ChangeTicket,
+    Close,
+    Comment,
+    Pause,
+    Reopen,
+    Resolve,
+    Respond,
+    Resume,
+)
+from sla.clock import ClockState, Metric, SlaClock
+from sla.effects import Effect, EffectKind
+from sla.policy import PolicySnapshot
+from sla.priorities import Priority
+
+# How many recent request ids a ticket remembers to make retried actions harmless.
+REQUEST_ID_MEMORY = 256
+
+
+class TicketStatus(StrEnum):
+    OPEN = "open"
+    RESPONDED = "responded"
+    WAITING_ON_CUSTOMER = "waiting_on_customer"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class EscalationRecord(BaseModel):
+    level: int
+    at: datetime
+    metric: Metric
+    reason: str
+    notify: list[str] = []
+
+
+class CreditRecord(BaseModel):
+    kind: Literal["penalty", "reward"]
+    metric: Metric
+    amount: Decimal
+    unit: str
+    at: datetime
+    cycle: int = 1
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    kind: str
+    actor: str | None = None
+    detail: dict[str, JsonValue] = {}
+
+
+class CommentRecord(BaseModel):
+    at: datetime
+    author: str
+    body: str
+
+
+class OpenTicket(BaseModel):
+    """The workflow input: the ticket as opened, and the policy it is under."""
+
+    ticket_id: str = Field(pattern=ID_PATTERN)
+    customer_id: str = Field(pattern=ID_PATTERN)
+    title: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=TEXT_LIMIT)
+    priority: Priority
+    policy: PolicySnapshot
+    # When the customer opened it; the workflow's start time when not given.
+    opened_at: datetime | None = None
+    # The state carried over by continue-as-new.
+    carried: TicketState | None = None
+
+
+class TicketState(BaseModel):
+    ticket_id: str
+    customer_id: str
+    title: str
+    description: str | None = None
+    priority: Priority
+    status: TicketStatus = TicketStatus.OPEN
+    policy: str
+    calendar: str
+    timezone: str
+    assignee: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    response: SlaClock
+    resolution: SlaClock
+    earlier_resolutions: list[SlaClock] = []
+    ever_breached: bool = False
+    escalation_level: int = 0
+    escalations: list[EscalationRecord] = []
+    credits: list[CreditRecord] = []
+    comments: list[CommentRecord] = []
+    timeline: list[TimelineEntry] = []
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    status_before_pause: TicketStatus | None = None
+    request_ids: list[str] = []
+
+
+_ACTIVE = (TicketStatus.OPEN, TicketStatus.RESPONDED, TicketStatus.WAITING_ON_CUSTOMER)
+
+
+class Ticket:
+    """A ticket's state plus the policy it is under; every method takes `now` explicitly."""
+
+    def __init__(self, state: TicketState, policy: PolicySnapshot) -> None:
+        self.state = state
+        self.policy = policy
+
+    @classmethod
+    def open(cls, new: OpenTicket, now: datetime) -> Ticket:
+        if new.carried is not None:
+            return cls(new.carried, new.policy)
+        at = new.opened_at or now
+        calendar = new.policy.calendar
+        start = calendar.next_business_instant(at)
+        targets = new.policy.targets[new.priority]
+        state = TicketState(
+            ticket_id=new.ticket_id,
+            customer_id=new.customer_id,
+            title=new.title,
+            description=new.description,
+            priority=new.priority,
+            policy=new.policy.name,
+            calendar=calendar.name,
+            timezone=calendar.timezone,
+            created_at=at,
+            updated_at=at,
+            response=SlaClock.start(Metric.RESPONSE, targets.response, start, calendar),
+            resolution=SlaClock.start(Metric.RESOLUTION, targets.resolution, start, calendar),
+            timeline=[
+                TimelineEntry(
+                    at=at,
+                    kind="opened",
+                    actor=new.customer_id,
+                    detail={"priority": new.priority.value, "policy": new.policy.name},
+                )
+            ],
+        )
+        return cls(state, new.policy)
+
+    # -- reading ------------------------------------------------------------------------
+
+    @property
+    def clocks(self) -> tuple[SlaClock, SlaClock]:
+        return (self.state.response, self.state.resolution)
+
+    @property
+    def closed(self) -> bool:
+        return self.state.status is TicketStatus.CLOSED
+
+    def next_wakeup(self) -> datetime | None:
+        """The next moment something is due: a warning, a breach, an escalation, an auto-close."""
+        moments = [m for clock in self.clocks for m in self._clock_moments(clock)]
+        if self.state.status is TicketStatus.RESOLVED and self.state.resolved_at is not None:
+            moments.append(self.state.resolved_at + self.policy.auto_close_after)
+        return min(moments, default=None)
+
+    def _clock_moments(self, clock: SlaClock) -> list[datetime]:
+        moments: list[datetime] = []
+        if clock.state is ClockState.RUNNING and clock.due_at is not None:
+            moments.append(clock.due_at)
+            for fraction in self._pending_warnings(clock):
+                at = clock.when_elapsed(clock.target * fraction, self.policy.calendar)
+                if at is not None:
+                    moments.append(at)
+        escalation_at = self._next_escalation_at(clock)
+        if escalation_at is not None:
+            moments.append(escalation_at)
+        return moments
+
+    def _pending_warnings(self, clock: SlaClock) -> list[float]:
+        return [f for f in self.policy.warn_at if f not in clock.warned_fractions]
+
+    def _next_escalation_at(self, clock: SlaClock) -> datetime | None:
+        chain = self.policy.escalation
+        if (
+            clock.state is ClockState.BREACHED
+            and not clock.completed
+            and clock.accruing
+            and clock.breached_at is not None
+            and clock.escalation_level < len(chain)
+        ):
+            return clock.breached_at + chain[clock.escalation_level].after
+        return None
+
+    # -- time passing -------------------------------------------------------------------
+
+    def on_time(self, now: datetime) -> list[Effect]:
+        """Everything that has come due by `now`, applied to the state; the effects to carry out."""
+        effects: list[Effect] = []
+        for clock in self.clocks:
+            if clock.check_breach(now):
+                effects += self._breached(clock)
+            effects += self._warn(clock, now)
+            effects += self._escalate(clock, now)
+        if (
+            self.state.status is TicketStatus.RESOLVED
+            and self.state.resolved_at is not None
+            and now >= self.state.resolved_at + self.policy.auto_close_after
+        ):
+            self._close(self.state.resolved_at + self.policy.auto_close_after, "slaflow", auto=True)
+        return effects
+
+    def _effect(self, kind: EffectKind, clock: SlaClock, at: datetime, **extra: object) -> Effect:
+        return Effect.model_validate(
+            {
+                "kind": kind,
+                "ticket_id": self.state.ticket_id,
+                "customer_id": self.state.customer_id,
+                "priority": self.state.priority,
+                "metric": clock.metric,
+                "cycle": clock.cycle,
+                "at": at,
+                **extra,
+            }
+        )
+
+    def _breached(self, clock: SlaClock) -> list[Effect]:
+        assert clock.breached_at is not None
+        at = clock.breached_at
+        self.state.ever_breached = True
+        self._record(at, "breached", None, metric=clock.metric.value, cycle=clock.cycle)
+        percent = self.policy.penalty_percent(clock.metric.value, self.state.priority)
+        if percent is not None:
+            self.state.credits.append(
+                CreditRecord(
+                    kind="penalty",
+                    metric=clock.metric,
+                    amount=percent,
+                    unit="percent",
+                    at=at,
+                    cycle=clock.cycle,
+                )
+            )
+        return [self._effect(EffectKind.PENALTY, clock, at, percent=percent)]
+
+    def _warn(self, clock: SlaClock, now: datetime) -> list[Effect]:
+        if clock.state is not ClockState.RUNNING:
+            return []
+        effects = []
+        for fraction in self._pending_warnings(clock):
+            at = clock.when_elapsed(clock.target * fraction, self.policy.calendar)
+            if at is not None and at <= now:
+                clock.warned_fractions.append(fraction)
+                self._record(at, "warned", None, metric=clock.metric.value, fraction=fraction)
+                effects.append(self._effect(EffectKind.WARNING, clock, at, fraction=fraction))
+        return effects
+
+    def _escalate(self, clock: SlaClock, now: datetime) -> list[Effect]:
+        effects = []
+        while (at := self._next_escalation_at(clock)) is not None and at <= now:
+            level = self.policy.escalation[clock.escalation_level]
+            clock.escalation_level += 1
+            reason = f"{clock.metric.value} SLA breached"
+            self.state.escalations.append(
+                EscalationRecord(
+                    level=clock.escalation_level,
+                    at=at,
+                    metric=clock.metric,
+                    reason=reason,
+                    notify=level.notify,
+                )
+            )
+            self.state.escalation_level = max(self.state.escalation_level, clock.escalation_level)
+            self._record(
+                at,
+                "escalated",
+                None,
+                metric=clock.metric.value,
+                level=clock.escalation_level,
+                notify=list(level.notify),
+            )
+            effects.append(
+                self._effect(
+                    EffectKind.ESCALATION,
+                    clock,
+                    at,
+                    level=clock.escalation_level,
+                    notify=level.notify,
+                )
+            )
+        return effects
+
+    # -- actions ------------------------------------------------------------------------
+    # Each `check_*` raises ActionRejected with the reason; each apply method checks first,
+    # so a Signal (which cannot be refused) that is not allowed changes nothing.
+
+    def seen(self, action: Action) -> bool:
+        return action.request_id is not None and action.request_id in self.state.request_ids
+
+    def _remember(self, action: Action, now: datetime) -> None:
+        self.state.updated_at = max(self.state.updated_at, now)
+        if action.request_id is not None:
+            self.state.request_ids = [*self.state.request_ids, action.request_id][
+                -REQUEST_ID_MEMORY:
+            ]
+
+    def _require(self, allowed: tuple[TicketStatus, ...], doing: str) -> None:
+        status = self.state.status
+        if status in allowed:
+            return
+        if status is TicketStatus.CLOSED:
+            raise ActionRejected(f"cannot {doing}: the ticket is closed")
+        raise ActionRejected(f"cannot {doing}: the ticket is {status.value.replace('_', ' ')}")
+
+    def check(self, action: Action) -> None:
+        if self.seen(action):
+            return
+        _CHECKS[type(action)](self, action)
+
+    def apply(self, action: Action, now: datetime) -> list[Effect]:
+        """Check and apply an action; a repeated request id is a no-op."""
+        if self.seen(action):
+            return []
+        _CHECKS[type(action)](self, action)
+        effects = _APPLY[type(action)](self, action, now)
+        self._remember(action, now)
+        return effects
+
+    def _check_respond(self, action: Respond) -> None:
+        self._require(_ACTIVE, "respond")
+
+    def _respond(self, action: Respond, now: datetime) -> list[Effect]:
+        first = not self.state.response.completed
+        self.state.response.complete(now, self.policy.calendar)
+        if self.state.status is TicketStatus.OPEN:
+            self.state.status = TicketStatus.RESPONDED
+        if self.state.assignee is None:
+            self.state.assignee = action.agent_id
+        self._record(now, "responded", action.agent_id, first_response=first)
+        return []
+
+    def _check_resolve(self, action: Resolve) -> None:
+        self._require(_ACTIVE, "resolve")
+
+    def _resolve(self, action: Resolve, now: datetime) -> list[Effect]:
+        # Resolving answers the customer, so it also counts as the first response.
+        for clock in self.clocks:
+            clock.complete(now, self.policy.calendar)
+        self.state.status = TicketStatus.RESOLVED
+        self.state.status_before_pause = None
+        self.state.resolved_at = now
+        self._record(now, "resolved", action.agent_id)
+        return []
+
+    def _check_close(self, action: Close) -> None:
+        if self.state.status is TicketStatus.CLOSED:
+            raise ActionRejected("cannot close: the ticket is already closed")
+        self._require((TicketStatus.RESOLVED,), "close (resolve it first)")
+
+    def _close_action(self, action: Close, now: datetime) -> list[Effect]:
+        self._close(now, action.actor, auto=False)
+        return []
+
+    def _close(self, at: datetime, actor: str | None, *, auto: bool) -> None:
+        self.state.status = TicketStatus.CLOSED
+        self.state.closed_at = at
+        self.state.updated_at = max(self.state.updated_at, at)
+        self._record(at, "closed", actor, automatic=auto)
+
+    def _check_pause(self, action: Pause) -> None:
+        if self.state.status is TicketStatus.WAITING_ON_CUSTOMER:
+            raise ActionRejected("cannot pause: the ticket is already waiting on the customer")
+        self._require((TicketStatus.OPEN, TicketStatus.RESPONDED), "pause")
+
+    def _pause(self, action: Pause, now: datetime) -> list[Effect]:
+        for clock in self.clocks:
+            clock.pause(now, self.policy.calendar)
+        self.state.status_before_pause = self.state.status
+        self.state.status = TicketStatus.WAITING_ON_CUSTOMER
+        self._record(now, "paused", action.actor, reason=action.reason)
+        return []
+
+    def _check_resume(self, action: Resume) -> None:
+        if self.state.status is not TicketStatus.WAITING_ON_CUSTOMER:
+            raise ActionRejected(
+                f"cannot resume: the ticket is {self.state.status.value.replace('_', ' ')}, "
+                "not waiting on the customer"
+            )
+
+    def _resume(self, action: Resume, now: datetime) -> list[Effect]:
+        for clock in self.clocks:
+            clock.resume(now, self.policy.calendar)
+        self.state.status = self.state.status_before_pause or TicketStatus.OPEN
+        self.state.status_before_pause = None
+        self._record(now, "resumed", action.actor)
+        return []
+
+    def _check_reopen(self, action: Reopen) -> None:
+        if self.state.status is TicketStatus.CLOSED:
+            raise ActionRejected("cannot reopen: the ticket is closed; open a new ticket instead")
+        if self.state.status is not TicketStatus.RESOLVED:
+            raise ActionRejected(
+                f"cannot reopen: the ticket is {self.state.status.value.replace('_', ' ')}, "
+                "not resolved"
+            )
+
+    def _reopen(self, action: Reopen, now: datetime) -> list[Effect]:
+        previous = self.state.resolution
+        self.state.earlier_resolutions = [*self.state.earlier_resolutions, previous]
+        target = self.policy.targets[self.state.priority].resolution
+        start = self.policy.calendar.next_business_instant(now)
+        self.state.resolution = SlaClock.start(
+            Metric.RESOLUTION, target, start, self.policy.calendar, cycle=previous.cycle + 1
+        )
+        self.state.status = (
+            TicketStatus.RESPONDED if self.state.response.completed else TicketStatus.OPEN
+        )
+        self.state.resolved_at = None
+        self._record(
+            now, "reopened", action.actor, reason=action.reason, cycle=previous.cycle + 1
+        )
+        return []
+
+    def _check_change(self, action: ChangeTicket) -> None:
+        if action.priority is None and action.assignee is None:
+            raise ActionRejected("nothing to change: give a priority, an assignee or both")
+        if self.state.status is TicketStatus.CLOSED:
+            raise ActionRejected("cannot change: the ticket is closed")
+
+    def _change(self, action: ChangeTicket, now: datetime) -> list[Effect]:
+        effects: list[Effect] = []
+        if action.assignee is not None and action.assignee != self.state.assignee:
+            self._record(
+                now, "assigned", action.actor, previous=self.state.assignee, to=action.assignee
+            )
+            self.state.assignee = action.assignee
+        if action.priority is not None and action.priority != self.state.priority:
+            previous = self.state.priority
+            self.state.priority = action.priority
+            self._record(
+                now,
+                "priority_changed",
+                action.actor,
+                previous=previous.value,
+                to=action.priority.value,
+            )
+            targets = self.policy.targets[action.priority]
+            for clock, target in (
+                (self.state.response, targets.response),
+                (self.state.resolution, targets.resolution),
+            ):
+                if clock.retarget(target, now, self.policy.calendar):
+                    effects += self._breached(clock)
+        return effects
+
+    def _check_comment(self, action: Comment) -> None:
+        if self.state.status is TicketStatus.CLOSED:
+            raise ActionRejected("cannot comment: the ticket is closed")
+
+    def _comment(self, action: Comment, now: datetime) -> list[Effect]:
+        self.state.comments.append(CommentRecord(at=now, author=action.author, body=action.body))
+        self._record(now, "commented", action.author, length=len(action.body))
+        return []
+
+    def _record(self, at: datetime, kind: str, actor: str | None, **detail: JsonValue) -> None:
+        self.state.timeline.append(
+            TimelineEntry(
+                at=at,
+                kind=kind,
+                actor=actor,
+                detail={k: v for k, v in detail.items() if v is not None},
+            )
+        )
+
+
+_CHECKS: dict[type[Action], Callable[[Ticket, Action], None]] = {
+    Respond: Ticket._check_respond,  # type: ignore[dict-item]
+    Resolve: Ticket._check_resolve,  # type: ignore[dict-item]
+    Close: Ticket._check_close,  # type: ignore[dict-item]
+    Pause: Ticket._check_pause,  # type: ignore[dict-item]
+    Resume: Ticket._check_resume,  # type: ignore[dict-item]
+    Reopen: Ticket._check_reopen,  # type: ignore[dict-item]
+    ChangeTicket: Ticket._check_change,  # type: ignore[dict-item]
+    Comment: Ticket._check_comment,  # type: ignore[dict-item]
+}
+_APPLY: dict[type[Action], Callable[[Ticket, Action, datetime], list[Effect]]] = {
+    Respond: Ticket._respond,  # type: ignore[dict-item]
+    Resolve: Ticket._resolve,  # type: ignore[dict-item]
+    Close: Ticket._close_action,  # type: ignore[dict-item]
+    Pause: Ticket._pause,  # type: ignore[dict-item]
+    Resume: Ticket._resume,  # type: ignore[dict-item]
+    Reopen: Ticket._reopen,  # type: ignore[dict-item]
+    ChangeTicket: Ticket._change,  # type: ignore[dict-item]
+    Comment: Ticket._comment,  # type: ignore[dict-item]
+}
+
+OpenTicket.model_rebuild()

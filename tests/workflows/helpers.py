@@ -1,0 +1,77 @@
+"""Helpers for workflow tests: a real worker on a unique task queue, and ticket starters."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.worker import Worker
+
+from activities.ledger import Ledger
+from activities.sla import SlaActivities
+from sla.policy import PolicySnapshot
+from sla.priorities import Priority
+from sla.ticket import OpenTicket, TicketState
+from workflows.ticket import TicketWorkflow
+
+
+# Tickets opened per task queue, so the worker context can clean up after its test.
+_opened: dict[str, list[WorkflowHandle[TicketWorkflow, TicketState]]] = {}
+
+
+@asynccontextmanager
+async def ticket_worker(client: Client, task_queue: str, ledger: Ledger) -> AsyncIterator[Worker]:
+    """A worker for the test; tickets it leaves open are terminated when it stops.
+
+    On the time-skipping server a ticket left running without a worker holds a workflow task
+    open forever, and that stalls time (and updates) for every later test.
+    """
+    activities = SlaActivities(ledger)
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[TicketWorkflow],
+        activities=[activities.escalate, activities.send_warning, activities.record_penalty],
+    ) as worker:
+        try:
+            yield worker
+        finally:
+            for handle in _opened.pop(task_queue, []):
+                description = await handle.describe()
+                if description.status == WorkflowExecutionStatus.RUNNING:
+                    await handle.terminate("test over")
+
+
+async def open_ticket(
+    client: Client,
+    task_queue: str,
+    policy: PolicySnapshot,
+    priority: Priority = Priority.P1,
+    opened_at: datetime | None = None,
+) -> WorkflowHandle[TicketWorkflow, TicketState]:
+    ticket_id = f"t-{uuid.uuid4().hex[:10]}"
+    handle = await client.start_workflow(
+        TicketWorkflow.run,
+        OpenTicket(
+            ticket_id=ticket_id,
+            customer_id="acme",
+            title="Printer on fire",
+            priority=priority,
+            policy=policy,
+            opened_at=opened_at,
+        ),
+        id=f"ticket-{ticket_id}",
+        task_queue=task_queue,
+    )
+    _opened.setdefault(task_queue, []).append(handle)
+    # The time-skipping server can lose an Update that races the first workflow task;
+    # a query returns only once that task is done.
+    await state_of(handle)
+    return handle
+
+
+async def state_of(handle: WorkflowHandle[TicketWorkflow, TicketState]) -> TicketState:
+    return await handle.query(TicketWorkflow.state)

@@ -1,0 +1,140 @@
+"""TicketWorkflow on the time-skipping server: every SLA path of a ticket's life."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from activities.ledger import Ledger
+from sla.actions import Close, Comment, Resolve, Respond
+from sla.clock import ClockState
+from sla.policy import PolicySnapshot
+from sla.ticket import TicketStatus
+from tests.workflows.helpers import open_ticket, state_of, ticket_worker
+from workflows.ticket import TicketWorkflow
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    return Ledger(tmp_path / "ledger.sqlite3")
+
+
+async def test_ticket_handled_in_time_meets_both_clocks_and_escalates_nothing(
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, ledger: Ledger
+) -> None:
+    async with ticket_worker(time_env.client, task_queue, ledger):
+        handle = await open_ticket(time_env.client, task_queue, standard_policy)
+        await time_env.sleep(timedelta(minutes=5))
+        state = await handle.execute_update(TicketWorkflow.respond, Respond(agent_id="alice"))
+        assert state.status is TicketStatus.RESPONDED
+        assert state.response.state is ClockState.MET
+        await time_env.sleep(timedelta(minutes=30))
+        await handle.execute_update(TicketWorkflow.resolve, Resolve(agent_id="alice"))
+        closed = await handle.execute_update(TicketWorkflow.close, Close())
+        final = await handle.result()
+
+    assert closed.status is TicketStatus.CLOSED
+    assert final.response.state is ClockState.MET
+    assert final.resolution.state is ClockState.MET
+    assert final.escalations == []
+    assert final.escalation_level == 0
+    assert ledger.events(final.ticket_id) == []
+
+
+async def test_response_deadline_breaches_at_its_due_time_and_escalates_with_a_penalty(
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, ledger: Ledger
+) -> None:
+    async with ticket_worker(time_env.client, task_queue, ledger):
+        handle = await open_ticket(time_env.client, task_queue, standard_policy)
+        await time_env.sleep(timedelta(minutes=16))
+        state = await state_of(handle)
+
+    assert state.response.state is ClockState.BREACHED
+    assert state.response.breached_at == state.created_at + timedelta(minutes=15)
+    assert state.resolution.state is ClockState.RUNNING
+    assert state.escalation_level == 1
+    assert [(e.metric.value, e.level) for e in state.escalations] == [("response", 1)]
+    kinds = sorted((e["kind"], e["metric"]) for e in ledger.events(state.ticket_id))
+    assert kinds == [("escalation", "response"), ("penalty", "response"), ("warning", "response")]
+
+
+async def test_resolution_deadline_breaches_after_a_timely_response(
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, ledger: Ledger
+) -> None:
+    async with ticket_worker(time_env.client, task_queue, ledger):
+        handle = await open_ticket(time_env.client, task_queue, standard_policy)
+        await handle.execute_update(TicketWorkflow.respond, Respond(agent_id="alice"))
+        await time_env.sleep(timedelta(hours=2, minutes=1))
+        state = await state_of(handle)
+        late = await handle.execute_update(TicketWorkflow.resolve, Resolve(agent_id="bob"))
+
+    assert state.response.state is ClockState.MET
+    assert state.resolution.state is ClockState.BREACHED
+    assert state.resolution.breached_at == state.created_at + timedelta(hours=2)
+    assert state.ever_breached
+    # A breached clock completed later stays breached and says when it was completed.
+    assert late.resolution.state is ClockState.BREACHED
+    assert late.resolution.completed_at is not None
+    penalties = [e for e in ledger.events(state.ticket_id) if e["kind"] == "penalty"]
+    assert [p["metric"] for p in penalties] == ["resolution"]
+
+
+async def test_penalty_carries_the_policy_credit_percentage(
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, ledger: Ledger
+) -> None:
+    from sla.policy import CreditRules
+
+    policy = standard_policy.model_copy(
+        update={"credits": CreditRules.model_validate({"response_breach": {"P1": "2%"}})}
+    )
+    async with ticket_worker(time_env.client, task_queue, ledger):
+        handle = await open_ticket(time_env.client, task_queue, policy)
+        await time_env.sleep(timedelta(minutes=20))
+        state = await state_of(handle)
+
+    assert [(c.kind, c.metric.value, str(c.amount), c.unit) for c in state.credits] == [
+        ("penalty", "response", "2", "percent")
+    ]
+    penalty = next(e for e in ledger.events(state.ticket_id) if e["kind"] == "penalty")
+    assert penalty["percent"] == "2"
+
+
+async def test_actions_after_close_are_rejected(
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, ledger: Ledger
+) -> None:
+    async with ticket_worker(time_env.client, task_queue, ledger):
+        handle = await open_ticket(time_env.client, task_queue, standard_policy)
+        with pytest.raises(WorkflowUpdateFailedError) as not_yet:
+            await handle.execute_update(TicketWorkflow.close, Close())
+        await handle.execute_update(TicketWorkflow.resolve, Resolve(agent_id="alice"))
+        await handle.execute_update(TicketWorkflow.close, Close())
+        final = await handle.result()
+        with pytest.raises(RPCError):
+            await handle.execute_update(TicketWorkflow.respond, Respond(agent_id="alice"))
+        after = await state_of(handle)
+
+    assert "resolve it first" in str(not_yet.value.cause)
+    assert final.status is TicketStatus.CLOSED
+    assert after.status is TicketStatus.CLOSED
+    assert [e.kind for e in after.timeline] == ["opened", "resolved", "closed"]
+
+
+async def test_duplicate_signals_change_the_ticket_once(
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, ledger: Ledger
+) -> None:
+    async with ticket_worker(time_env.client, task_queue, ledger):
+        handle = await open_ticket(time_env.client, task_queue, standard_policy)
+        for _ in range(2):
+            await handle.signal(TicketWorkflow.respond_signal, Respond(agent_id="a", request_id="r1"))
+            await handle.signal(TicketWorkflow.comment_signal, Comment(author="a", body="hi", request_id="c1"))
+            await handle.signal(TicketWorkflow.resolve_signal, Resolve(agent_id="a"))
+        state = await state_of(handle)
+
+    assert state.status is TicketStatus.RESOLVED
+    assert [e.kind for e in state.timeline] == ["opened", "responded", "commented", "resolved"]
+    assert len(state.comments) == 1

@@ -1,0 +1,73 @@
+"""The custom search attributes that make tickets findable (API.md, "Temporal")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
+
+from sla.clock import ClockState, SlaClock
+from sla.ticket import TicketState
+
+TICKET_STATUS = SearchAttributeKey.for_keyword("TicketStatus")
+TICKET_PRIORITY = SearchAttributeKey.for_keyword("TicketPriority")
+CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
+SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
+RESPONSE_DUE_AT = SearchAttributeKey.for_datetime("ResponseDueAt")
+RESOLUTION_DUE_AT = SearchAttributeKey.for_datetime("ResolutionDueAt")
+ESCALATION_LEVEL = SearchAttributeKey.for_int("EscalationLevel")
+
+ALL_KEYS: tuple[SearchAttributeKey[str] | SearchAttributeKey[bool] | SearchAttributeKey[datetime] | SearchAttributeKey[int], ...] = (
+    TICKET_STATUS,
+    TICKET_PRIORITY,
+    CUSTOMER_ID,
+    SLA_BREACHED,
+    RESPONSE_DUE_AT,
+    RESOLUTION_DUE_AT,
+    ESCALATION_LEVEL,
+)
+
+IndexValues = dict[str, str | bool | int | datetime | None]
+
+
+def _running_due(clock: SlaClock) -> datetime | None:
+    return clock.due_at if clock.state is ClockState.RUNNING else None
+
+
+def index_values(state: TicketState) -> IndexValues:
+    """What visibility should say about a ticket now; None means unset."""
+    return {
+        TICKET_STATUS.name: state.status.value,
+        TICKET_PRIORITY.name: state.priority.value,
+        CUSTOMER_ID.name: state.customer_id,
+        SLA_BREACHED.name: state.ever_breached,
+        RESPONSE_DUE_AT.name: _running_due(state.response),
+        RESOLUTION_DUE_AT.name: _running_due(state.resolution),
+        ESCALATION_LEVEL.name: state.escalation_level,
+    }
+
+
+def index_updates(new: IndexValues, old: IndexValues | None) -> list[SearchAttributeUpdate[object]]:
+    updates: list[SearchAttributeUpdate[object]] = []
+    for key in ALL_KEYS:
+        value = new[key.name]
+        if old is not None and old.get(key.name) == value:
+            continue
+        typed: SearchAttributeKey[object] = key  # type: ignore[assignment]
+        updates.append(typed.value_unset() if value is None else typed.value_set(value))
+    return updates
+
+
+def initial_search_attributes(state: TicketState) -> TypedSearchAttributes:
+    """Set at workflow start so a ticket is listable before its first workflow task."""
+    pairs = []
+    for key in ALL_KEYS:
+        value = index_values(state)[key.name]
+        if value is not None:
+            pairs.append(SearchAttributePair(key, value))  # type: ignore[arg-type]
+    return TypedSearchAttributes(pairs)

@@ -1,0 +1,253 @@
+"""TicketWorkflow: one durable workflow per ticket, its SLA clocks kept by a single timer loop."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.names import ESCALATE, RECORD_PENALTY, SEND_WARNING
+    from sla.actions import (
+        Action,
+        ActionRejected,
+        ChangeTicket,
+        Close,
+        Comment,
+        Pause,
+        Reopen,
+        Resolve,
+        Respond,
+        Resume,
+    )
+    from sla.effects import Effect, EffectKind
+    from sla.ticket import OpenTicket, Ticket, TicketState
+    from workflows.search_attributes import (
+        TICKET_STATUS,
+        IndexValues,
+        index_updates,
+        index_values,
+    )
+
+ACTIVITY_FOR_EFFECT = {
+    EffectKind.ESCALATION: ESCALATE,
+    EffectKind.WARNING: SEND_WARNING,
+    EffectKind.PENALTY: RECORD_PENALTY,
+}
+# Side effects must happen, so they retry until they do; the ledger key keeps them single.
+EFFECT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=["InvalidEffect"],
+)
+EFFECT_TIMEOUT = timedelta(seconds=30)
+
+
+@workflow.defn(name="TicketWorkflow")
+class TicketWorkflow:
+    @workflow.init
+    def __init__(self, new: OpenTicket) -> None:
+        self._ticket = Ticket.open(new, workflow.now())
+        self._changed = False
+        self._effects: list[Effect] = []
+        self._in_flight: list[workflow.ActivityHandle[bool]] = []
+        self._indexed: IndexValues | None = None
+
+    @workflow.run
+    async def run(self, new: OpenTicket) -> TicketState:
+        # Visibility is kept only where the starter indexed the ticket: the API always does,
+        # the time-skipping test server has no custom search attributes to index with.
+        indexed = workflow.info().typed_search_attributes.get(TICKET_STATUS) is not None
+        while True:
+            self._effects += self._ticket.on_time(workflow.now())
+            self._dispatch_effects()
+            if indexed:
+                self._update_index()
+            if self._ticket.closed:
+                break
+            if workflow.info().is_continue_as_new_suggested():
+                if await self._settled():
+                    workflow.continue_as_new(new.model_copy(update={"carried": self._ticket.state}))
+                continue
+            await self._sleep_until_next_moment()
+        await self._settled()
+        return self._ticket.state
+
+    async def _sleep_until_next_moment(self) -> None:
+        """The updatable timer: sleep until the next SLA moment or until any action changes it."""
+        self._changed = False
+        at = self._ticket.next_wakeup()
+        timeout = None if at is None else max(at - workflow.now(), timedelta(milliseconds=1))
+        try:
+            await workflow.wait_condition(
+                lambda: self._changed,
+                timeout=timeout,
+                timeout_summary=None if at is None else f"next SLA moment {at.isoformat()}",
+            )
+        except TimeoutError:
+            pass
+
+    def _dispatch_effects(self) -> None:
+        self._in_flight = [h for h in self._in_flight if not h.done()]
+        for effect in self._effects:
+            self._in_flight.append(
+                workflow.start_activity(
+                    ACTIVITY_FOR_EFFECT[effect.kind],
+                    effect,
+                    result_type=bool,
+                    start_to_close_timeout=EFFECT_TIMEOUT,
+                    retry_policy=EFFECT_RETRY,
+                    summary=f"{effect.kind.value} {effect.metric.value} level {effect.level}",
+                )
+            )
+        self._effects = []
+
+    async def _settled(self) -> bool:
+        """Let handlers finish and side effects complete; True if no action came in meanwhile."""
+        self._changed = False
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        while self._effects or self._in_flight:
+            self._dispatch_effects()
+            results = await asyncio.gather(*self._in_flight, return_exceptions=True)
+            self._in_flight = []
+            for result in results:
+                if isinstance(result, BaseException):
+                    # Only a non-retryable failure gets here; the ticket must still finish.
+                    workflow.logger.error("side effect failed for good: %s", result)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+        return not self._changed
+
+    def _update_index(self) -> None:
+        values = index_values(self._ticket.state)
+        updates = index_updates(values, self._indexed)
+        if updates:
+            workflow.upsert_search_attributes(updates)
+        self._indexed = values
+
+    # -- messages -------------------------------------------------------------------------
+
+    def _validate(self, action: Action) -> None:
+        try:
+            self._ticket.check(action)
+        except ActionRejected as exc:
+            raise ApplicationError(str(exc), type="ActionRejected", non_retryable=True) from None
+
+    def _act(self, action: Action) -> TicketState:
+        try:
+            self._effects += self._ticket.apply(action, workflow.now())
+        except ActionRejected as exc:
+            # Another update changed the ticket between this one's validation and its turn.
+            raise ApplicationError(str(exc), type="ActionRejected", non_retryable=True) from None
+        self._changed = True
+        return self._ticket.state
+
+    def _act_quietly(self, action: Action) -> None:
+        """Signals cannot be refused: one that the state does not allow changes nothing."""
+        try:
+            self._act(action)
+        except ApplicationError as exc:
+            workflow.logger.info("ignored signal %s: %s", type(action).__name__, exc.message)
+
+    @workflow.query(name="state")
+    def state(self) -> TicketState:
+        return self._ticket.state
+
+    @workflow.update(name="respond")
+    def respond(self, action: Respond) -> TicketState:
+        return self._act(action)
+
+    @respond.validator
+    def _validate_respond(self, action: Respond) -> None:
+        self._validate(action)
+
+    @workflow.signal(name="respond")
+    def respond_signal(self, action: Respond) -> None:
+        self._act_quietly(action)
+
+    @workflow.update(name="resolve")
+    def resolve(self, action: Resolve) -> TicketState:
+        return self._act(action)
+
+    @resolve.validator
+    def _validate_resolve(self, action: Resolve) -> None:
+        self._validate(action)
+
+    @workflow.signal(name="resolve")
+    def resolve_signal(self, action: Resolve) -> None:
+        self._act_quietly(action)
+
+    @workflow.update(name="close")
+    def close(self, action: Close) -> TicketState:
+        return self._act(action)
+
+    @close.validator
+    def _validate_close(self, action: Close) -> None:
+        self._validate(action)
+
+    @workflow.signal(name="close")
+    def close_signal(self, action: Close) -> None:
+        self._act_quietly(action)
+
+    @workflow.update(name="pause")
+    def pause(self, action: Pause) -> TicketState:
+        return self._act(action)
+
+    @pause.validator
+    def _validate_pause(self, action: Pause) -> None:
+        self._validate(action)
+
+    @workflow.signal(name="pause")
+    def pause_signal(self, action: Pause) -> None:
+        self._act_quietly(action)
+
+    @workflow.update(name="resume")
+    def resume(self, action: Resume) -> TicketState:
+        return self._act(action)
+
+    @resume.validator
+    def _validate_resume(self, action: Resume) -> None:
+        self._validate(action)
+
+    @workflow.signal(name="resume")
+    def resume_signal(self, action: Resume) -> None:
+        self._act_quietly(action)
+
+    @workflow.update(name="reopen")
+    def reopen(self, action: Reopen) -> TicketState:
+        return self._act(action)
+
+    @reopen.validator
+    def _validate_reopen(self, action: Reopen) -> None:
+        self._validate(action)
+
+    @workflow.signal(name="reopen")
+    def reopen_signal(self, action: Reopen) -> None:
+        self._act_quietly(action)
+
+    @workflow.update(name="change")
+    def change(self, action: ChangeTicket) -> TicketState:
+        return self._act(action)
+
+    @change.validator
+    def _validate_change(self, action: ChangeTicket) -> None:
+        self._validate(action)
+
+    @workflow.signal(name="change")
+    def change_signal(self, action: ChangeTicket) -> None:
+        self._act_quietly(action)
+
+    @workflow.update(name="comment")
+    def comment(self, action: Comment) -> TicketState:
+        return self._act(action)
+
+    @comment.validator
+    def _validate_comment(self, action: Comment) -> None:
+        self._validate(action)
+
+    @workflow.signal(name="comment")
+    def comment_signal(self, action: Comment) -> None:
+        self._act_quietly(action)
