@@ -1,0 +1,1 @@
+"""The HTTP API: validation, mapping HTTP to Temporal client calls and back."""

@@ -1,0 +1,47 @@
+"""The FastAPI app: routes, error mapping, limits; the Temporal client connects in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api.desk import Desk
+from api.errors import install_error_handlers
+from api.limits import BodyLimit
+from api.routes import health, policies, tickets
+from settings import Settings, connect_temporal
+
+
+def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
+    """The API; give `client` to share one (tests, `slaflow up`), else it connects at startup."""
+    settings = settings or Settings()
+    config = settings.sla_config  # a bad config fails here, before serving anything
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        temporal = client or await connect_temporal(settings)
+        app.state.settings = settings
+        app.state.desk = Desk(
+            temporal,
+            config,
+            settings.task_queue,
+            timedelta(seconds=settings.max_request_seconds),
+        )
+        yield
+
+    app = FastAPI(
+        title="slaflow",
+        version="0.1.0",
+        summary="SLA tickets kept by durable Temporal workflows",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimit)
+    install_error_handlers(app)
+    app.include_router(tickets.router)
+    app.include_router(health.router)
+    app.include_router(policies.router)
+    return app

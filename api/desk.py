@@ -1,0 +1,181 @@
+"""The support desk as the API sees it: ticket operations mapped onto Temporal client calls."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import ApiError, from_rpc, not_found, refused, temporal_unavailable
+from api.schemas import TicketCreate, TicketSummary
+from sla.actions import Action
+from sla.policy import SlaConfig
+from sla.ticket import OpenTicket, Ticket, TicketState
+from workflows import search_attributes as sa
+from workflows.ticket import TicketWorkflow
+
+WORKFLOW_TYPE = "TicketWorkflow"
+
+
+def workflow_id(ticket_id: str) -> str:
+    return f"ticket-{ticket_id}"
+
+
+def ticket_id_for_key(idempotency_key: str) -> str:
+    """A ticket id derived from a client's Idempotency-Key, so a retried create finds its ticket."""
+    return "k-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+
+
+class Desk:
+    def __init__(
+        self, client: Client, config: SlaConfig, task_queue: str, timeout: timedelta
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.task_queue = task_queue
+        self.timeout = timeout
+
+    def _handle(self, ticket_id: str) -> WorkflowHandle[TicketWorkflow, TicketState]:
+        return self.client.get_workflow_handle_for(TicketWorkflow.run, workflow_id(ticket_id))
+
+    async def open(
+        self, body: TicketCreate, idempotency_key: str | None
+    ) -> tuple[TicketState, bool]:
+        """Open a ticket; (state, False) when that ticket id or key was already used."""
+        if body.ticket_id:
+            ticket_id = body.ticket_id
+        elif idempotency_key:
+            ticket_id = ticket_id_for_key(idempotency_key)
+        else:
+            ticket_id = uuid.uuid4().hex
+        now = datetime.now(UTC)
+        new = OpenTicket(
+            ticket_id=ticket_id,
+            customer_id=body.customer_id,
+            title=body.title,
+            description=body.description,
+            priority=body.priority,
+            policy=self.config.snapshot(),
+            opened_at=now,
+        )
+        # The workflow computes the same state from the same input: no query round trip.
+        state = Ticket.open(new, now).state
+        try:
+            await self.client.start_workflow(
+                TicketWorkflow.run,
+                new,
+                id=workflow_id(ticket_id),
+                task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                search_attributes=sa.initial_search_attributes(state),
+                static_summary=f"{body.priority.value} ticket {ticket_id} of {body.customer_id}",
+                rpc_timeout=self.timeout,
+            )
+        except WorkflowAlreadyStartedError:
+            existing = await self.get(ticket_id)
+            if existing.customer_id != body.customer_id:
+                raise refused(
+                    f"ticket id {ticket_id!r} is already used by another customer's ticket"
+                ) from None
+            return existing, False
+        except RPCError as exc:
+            raise from_rpc(exc) from None
+        return state, True
+
+    async def get(self, ticket_id: str) -> TicketState:
+        try:
+            return await self._handle(ticket_id).query(
+                TicketWorkflow.state, rpc_timeout=self.timeout
+            )
+        except RPCError as exc:
+            raise from_rpc(exc, ticket_id) from None
+        except WorkflowQueryFailedError as exc:
+            raise temporal_unavailable(f"the ticket could not be read ({exc.message})") from None
+
+    async def act(self, ticket_id: str, update: str, action: Action) -> TicketState:
+        """Run an agent action as a workflow Update; the answer carries the new state."""
+        handle = self._handle(ticket_id)
+        try:
+            return await handle.execute_update(
+                update,
+                action,
+                id=action.request_id,
+                result_type=TicketState,
+                rpc_timeout=self.timeout,
+            )
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.type == "ActionRejected":
+                raise refused(cause.message) from None
+            raise ApiError(409, f"the action failed: {cause}") from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise temporal_unavailable(
+                "the ticket did not answer in time (the action may still apply; retry with "
+                "the same request_id)"
+            ) from None
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                # Updates cannot reach a finished workflow: a closed ticket, or no ticket.
+                state = await self.get(ticket_id)
+                raise refused(f"cannot {update}: the ticket is {state.status.value}") from None
+            raise from_rpc(exc, ticket_id) from None
+
+    async def exists(self, ticket_id: str) -> None:
+        try:
+            await self._handle(ticket_id).describe(rpc_timeout=self.timeout)
+        except RPCError as exc:
+            raise from_rpc(exc, ticket_id) from None
+
+    async def list(
+        self, filters: dict[str, str | bool], page_size: int, page_token: bytes | None
+    ) -> tuple[list[TicketSummary], bytes | None]:
+        clauses = [f"WorkflowType = '{WORKFLOW_TYPE}'", "ExecutionStatus != 'ContinuedAsNew'"]
+        for name, value in filters.items():
+            # Values are validated enums, ids of a safe alphabet, or booleans: nothing to escape.
+            literal = ("true" if value else "false") if isinstance(value, bool) else f"'{value}'"
+            clauses.append(f"{name} = {literal}")
+        iterator = self.client.list_workflows(
+            " AND ".join(clauses),
+            page_size=page_size,
+            next_page_token=page_token,
+            rpc_timeout=self.timeout,
+        )
+        try:
+            await iterator.fetch_next_page()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+                raise ApiError(422, "invalid page_token") from None
+            raise from_rpc(exc) from None
+        return [summary(e) for e in iterator.current_page or []], iterator.next_page_token
+
+
+def summary(execution: WorkflowExecution) -> TicketSummary:
+    attrs = execution.typed_search_attributes
+    return TicketSummary(
+        ticket_id=execution.id.removeprefix("ticket-"),
+        customer_id=attrs.get(sa.CUSTOMER_ID),
+        status=attrs.get(sa.TICKET_STATUS),
+        priority=attrs.get(sa.TICKET_PRIORITY),
+        breached=bool(attrs.get(sa.SLA_BREACHED)),
+        escalation_level=attrs.get(sa.ESCALATION_LEVEL) or 0,
+        response_due_at=attrs.get(sa.RESPONSE_DUE_AT),
+        resolution_due_at=attrs.get(sa.RESOLUTION_DUE_AT),
+        opened_at=execution.start_time,
+        closed_at=execution.close_time,
+    )
+
+
+__all__ = ["Desk", "not_found", "ticket_id_for_key", "workflow_id"]

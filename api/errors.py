@@ -1,0 +1,56 @@
+"""Errors as API.md promises them: 404 unknown ticket, 409 refused action, 422 bad input, 503 Temporal away."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from temporalio.service import RPCError, RPCStatusCode
+
+log = logging.getLogger("slaflow.api")
+
+
+class ApiError(Exception):
+    def __init__(self, status_code: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status_code = status_code
+        self.detail = detail
+
+
+def not_found(ticket_id: str) -> ApiError:
+    return ApiError(404, f"no ticket {ticket_id!r}")
+
+
+def refused(reason: str) -> ApiError:
+    return ApiError(409, reason)
+
+
+def temporal_unavailable(what: str = "Temporal did not answer") -> ApiError:
+    return ApiError(503, f"{what}; try again shortly")
+
+
+def from_rpc(error: RPCError, ticket_id: str | None = None) -> ApiError:
+    if error.status == RPCStatusCode.NOT_FOUND and ticket_id is not None:
+        return not_found(ticket_id)
+    if error.status in (
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.CANCELLED,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.UNKNOWN,
+    ):
+        return temporal_unavailable()
+    log.warning("temporal rpc error %s: %s", error.status.name, error.message)
+    return ApiError(503, f"Temporal refused the request ({error.status.name}); try again shortly")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(RPCError)
+    async def _rpc_error(request: Request, exc: RPCError) -> JSONResponse:
+        error = from_rpc(exc)
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code)

@@ -1,0 +1,184 @@
+"""Ticket routes: open, read, list, act, history, timeline."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Response, status
+from temporalio.service import RPCError
+
+from api.deps import DeskDep
+from api.desk import workflow_id
+from api.errors import ApiError, from_rpc
+from api.history import fetch_runs
+from api.schemas import (
+    History,
+    HistoryRun,
+    Ticket,
+    TicketCreate,
+    TicketPage,
+    Timeline,
+    TimelineEntryOut,
+)
+from sla.actions import (
+    ID_PATTERN,
+    Action,
+    ChangeTicket,
+    Close,
+    Comment,
+    Pause,
+    Reopen,
+    Resolve,
+    Respond,
+    Resume,
+)
+from sla.priorities import Priority
+from sla.ticket import TicketStatus
+
+router = APIRouter(prefix="/tickets", tags=["tickets"])
+
+TicketIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="the ticket's id")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="the same key again answers the same ticket or action result",
+    ),
+]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Ticket)
+async def open_ticket(
+    body: TicketCreate, desk: DeskDep, response: Response, idempotency_key: IdempotencyKey = None
+) -> Ticket:
+    state, created = await desk.open(body, idempotency_key)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = f"/tickets/{state.ticket_id}"
+    return Ticket.of(state)
+
+
+@router.get("", response_model=TicketPage)
+async def list_tickets(
+    desk: DeskDep,
+    status_: Annotated[TicketStatus | None, Query(alias="status")] = None,
+    priority: Priority | None = None,
+    customer_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    breached: bool | None = None,
+    page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
+    page_token: Annotated[str | None, Query(max_length=4096)] = None,
+) -> TicketPage:
+    filters: dict[str, str | bool] = {}
+    if status_ is not None:
+        filters["TicketStatus"] = status_.value
+    if priority is not None:
+        filters["TicketPriority"] = priority.value
+    if customer_id is not None:
+        filters["CustomerId"] = customer_id
+    if breached is not None:
+        filters["SlaBreached"] = breached
+    token = None
+    if page_token:
+        try:
+            token = base64.urlsafe_b64decode(page_token.encode())
+        except (binascii.Error, ValueError):
+            raise ApiError(422, "invalid page_token") from None
+    tickets, next_token = await desk.list(filters, page_size, token)
+    return TicketPage(
+        tickets=tickets,
+        next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
+    )
+
+
+@router.get("/{ticket_id}", response_model=Ticket)
+async def get_ticket(ticket_id: TicketIdPath, desk: DeskDep) -> Ticket:
+    return Ticket.of(await desk.get(ticket_id))
+
+
+async def _act(
+    desk: DeskDep, ticket_id: str, update: str, action: Action, key: str | None
+) -> Ticket:
+    if key is not None and action.request_id is None:
+        action = action.model_copy(update={"request_id": key})
+    return Ticket.of(await desk.act(ticket_id, update, action))
+
+
+@router.post("/{ticket_id}/respond", response_model=Ticket)
+async def respond(
+    ticket_id: TicketIdPath, body: Respond, desk: DeskDep, key: IdempotencyKey = None
+) -> Ticket:
+    return await _act(desk, ticket_id, "respond", body, key)
+
+
+@router.post("/{ticket_id}/resolve", response_model=Ticket)
+async def resolve(
+    ticket_id: TicketIdPath, body: Resolve, desk: DeskDep, key: IdempotencyKey = None
+) -> Ticket:
+    return await _act(desk, ticket_id, "resolve", body, key)
+
+
+@router.post("/{ticket_id}/close", response_model=Ticket)
+async def close(
+    ticket_id: TicketIdPath, desk: DeskDep, body: Close | None = None, key: IdempotencyKey = None
+) -> Ticket:
+    return await _act(desk, ticket_id, "close", body or Close(), key)
+
+
+@router.post("/{ticket_id}/pause", response_model=Ticket)
+async def pause(
+    ticket_id: TicketIdPath, body: Pause, desk: DeskDep, key: IdempotencyKey = None
+) -> Ticket:
+    return await _act(desk, ticket_id, "pause", body, key)
+
+
+@router.post("/{ticket_id}/resume", response_model=Ticket)
+async def resume(
+    ticket_id: TicketIdPath, desk: DeskDep, body: Resume | None = None, key: IdempotencyKey = None
+) -> Ticket:
+    return await _act(desk, ticket_id, "resume", body or Resume(), key)
+
+
+@router.post("/{ticket_id}/reopen", response_model=Ticket)
+async def reopen(
+    ticket_id: TicketIdPath, desk: DeskDep, body: Reopen | None = None, key: IdempotencyKey = None
+) -> Ticket:
+    return await _act(desk, ticket_id, "reopen", body or Reopen(), key)
+
+
+@router.patch("/{ticket_id}", response_model=Ticket)
+async def change(
+    ticket_id: TicketIdPath, body: ChangeTicket, desk: DeskDep, key: IdempotencyKey = None
+) -> Ticket:
+    return await _act(desk, ticket_id, "change", body, key)
+
+
+@router.post("/{ticket_id}/comments", response_model=Ticket)
+async def comment(
+    ticket_id: TicketIdPath, body: Comment, desk: DeskDep, key: IdempotencyKey = None
+) -> Ticket:
+    return await _act(desk, ticket_id, "comment", body, key)
+
+
+@router.get("/{ticket_id}/timeline", response_model=Timeline)
+async def timeline(ticket_id: TicketIdPath, desk: DeskDep) -> Timeline:
+    state = await desk.get(ticket_id)
+    return Timeline(
+        ticket_id=ticket_id,
+        entries=[TimelineEntryOut(**e.model_dump()) for e in state.timeline],
+    )
+
+
+@router.get("/{ticket_id}/history", response_model=History)
+async def history(ticket_id: TicketIdPath, desk: DeskDep) -> History:
+    try:
+        runs = await fetch_runs(desk.client, workflow_id(ticket_id))
+    except RPCError as exc:
+        raise from_rpc(exc, ticket_id) from None
+    return History(
+        ticket_id=ticket_id,
+        runs=[HistoryRun(run_id=run_id, events=events) for run_id, events in runs],
+    )

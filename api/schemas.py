@@ -1,0 +1,162 @@
+"""The HTTP shapes of API.md: what comes in, and the Ticket that goes out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, PlainSerializer
+
+from sla.actions import ID_PATTERN, TEXT_LIMIT
+from sla.clock import SlaClock
+from sla.priorities import Priority
+from sla.ticket import TicketState, TicketStatus
+
+
+def _utc_iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+# API.md: times are ISO 8601 with a UTC offset ("+00:00", never a bare "Z" or naive time).
+Time = Annotated[datetime, PlainSerializer(_utc_iso, return_type=str)]
+TicketId = Annotated[str, Field(pattern=ID_PATTERN, examples=["T-1001"])]
+
+
+class TicketCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    priority: Priority
+    customer_id: str = Field(pattern=ID_PATTERN)
+    description: str | None = Field(default=None, max_length=TEXT_LIMIT)
+    ticket_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
+class ClockOut(BaseModel):
+    target_seconds: int
+    elapsed_seconds: int
+    due_at: Time | None
+    state: str
+    cycle: int
+    completed_at: Time | None
+    breached_at: Time | None
+
+    @classmethod
+    def of(cls, clock: SlaClock) -> ClockOut:
+        return cls(
+            target_seconds=int(clock.target.total_seconds()),
+            elapsed_seconds=int(clock.elapsed.total_seconds()),
+            due_at=clock.due_at,
+            state=clock.state.value,
+            cycle=clock.cycle,
+            completed_at=clock.completed_at,
+            breached_at=clock.breached_at,
+        )
+
+
+class EscalationOut(BaseModel):
+    level: int
+    at: Time
+    metric: str
+    reason: str
+    notify: list[str]
+
+
+class CreditOut(BaseModel):
+    kind: Literal["penalty", "reward"]
+    metric: str
+    amount: Annotated[Decimal, PlainSerializer(str, return_type=str)]
+    unit: str
+    at: Time
+
+
+class CommentOut(BaseModel):
+    at: Time
+    author: str
+    body: str
+
+
+class Ticket(BaseModel):
+    ticket_id: str
+    customer_id: str
+    title: str
+    description: str | None
+    priority: Priority
+    status: TicketStatus
+    policy: str
+    calendar: str
+    timezone: str
+    assignee: str | None
+    created_at: Time
+    updated_at: Time
+    resolved_at: Time | None
+    closed_at: Time | None
+    response: ClockOut
+    resolution: ClockOut
+    earlier_resolutions: list[ClockOut]
+    ever_breached: bool
+    escalation_level: int
+    escalations: list[EscalationOut]
+    credits: list[CreditOut]
+    comments: list[CommentOut]
+
+    @classmethod
+    def of(cls, state: TicketState) -> Ticket:
+        return cls(
+            **state.model_dump(
+                include={
+                    "ticket_id", "customer_id", "title", "description", "priority", "status",
+                    "policy", "calendar", "timezone", "assignee", "created_at", "updated_at",
+                    "resolved_at", "closed_at", "ever_breached", "escalation_level",
+                }
+            ),
+            response=ClockOut.of(state.response),
+            resolution=ClockOut.of(state.resolution),
+            earlier_resolutions=[ClockOut.of(c) for c in state.earlier_resolutions],
+            escalations=[EscalationOut(**e.model_dump()) for e in state.escalations],
+            credits=[CreditOut(**c.model_dump()) for c in state.credits],
+            comments=[CommentOut(**c.model_dump()) for c in state.comments],
+        )
+
+
+class TicketSummary(BaseModel):
+    """A ticket as visibility knows it: enough for a queue, without personal data."""
+
+    ticket_id: str
+    customer_id: str | None
+    status: str | None
+    priority: str | None
+    breached: bool
+    escalation_level: int
+    response_due_at: Time | None
+    resolution_due_at: Time | None
+    opened_at: Time | None
+    closed_at: Time | None
+
+
+class TicketPage(BaseModel):
+    tickets: list[TicketSummary]
+    next_page_token: str | None
+
+
+class TimelineEntryOut(BaseModel):
+    at: Time
+    kind: str
+    actor: str | None
+    detail: dict[str, JsonValue]
+
+
+class Timeline(BaseModel):
+    ticket_id: str
+    entries: list[TimelineEntryOut]
+
+
+class HistoryRun(BaseModel):
+    run_id: str
+    events: list[dict[str, JsonValue]]
+
+
+class History(BaseModel):
+    ticket_id: str
+    runs: list[HistoryRun]

