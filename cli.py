@@ -108,9 +108,9 @@ def embedded_temporal(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
 
 
 async def connect_when_ready(
-    settings: Settings, process: subprocess.Popen[bytes] | None = None, timeout: float = 60
+    settings: Settings, process: subprocess.Popen[bytes] | None = None, wait_seconds: float = 60
 ) -> Client:
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + wait_seconds
     while True:
         try:
             return await connect_temporal(settings)
@@ -252,9 +252,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = {
-        key: value
-        for key, value in vars(args).items()
-        if key != "command" and value is not None
+        key: value for key, value in vars(args).items() if key != "command" and value is not None
     }
     settings = Settings(**overrides)
     _ = settings.sla_config  # fail at start on a bad config, naming the key

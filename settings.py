@@ -62,7 +62,7 @@ def load_config_file(path: Path) -> SlaConfig:
 
 
 async def connect_temporal(settings: Settings, address: str | None = None) -> Client:
-    """A client with the pydantic data converter; TLS and API keys as Temporal's env config reads them."""
+    """A client with the pydantic data converter; TLS and API keys from Temporal's env config."""
     connect_config: dict[str, Any] = dict(ClientConfig.load_client_connect_config())
     connect_config["target_host"] = (
         address or settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"

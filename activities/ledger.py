@@ -41,8 +41,8 @@ class Ledger:
         """Record an event once; False when the key was already recorded."""
         with self._lock, self._conn:
             cursor = self._conn.execute(
-                "INSERT OR IGNORE INTO sla_events "
-                "(key, kind, ticket_id, customer_id, metric, cycle, level, at, payload, recorded_at)"
+                "INSERT OR IGNORE INTO sla_events (key, kind, ticket_id, customer_id,"
+                " metric, cycle, level, at, payload, recorded_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key,

@@ -16,7 +16,7 @@ log = logging.getLogger("slaflow.activities")
 
 
 class SlaActivities:
-    """Activities with their dependencies injected, so tests give them a real ledger in a temp dir."""
+    """Activities with dependencies injected: tests give them a real ledger in a temp dir."""
 
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger

@@ -109,13 +109,14 @@ class Desk:
         """Run an agent action as a workflow Update; the answer carries the new state."""
         handle = self._handle(ticket_id)
         try:
-            return await handle.execute_update(
+            state: TicketState = await handle.execute_update(
                 update,
                 action,
                 id=action.request_id,
                 result_type=TicketState,
                 rpc_timeout=self.timeout,
             )
+            return state
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             if isinstance(cause, ApplicationError) and cause.type == "ActionRejected":
@@ -156,7 +157,10 @@ class Desk:
         try:
             await iterator.fetch_next_page()
         except RPCError as exc:
-            if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+            if page_token is not None and exc.status in (
+                RPCStatusCode.INVALID_ARGUMENT,
+                RPCStatusCode.UNKNOWN,
+            ):
                 raise ApiError(422, "invalid page_token") from None
             raise from_rpc(exc) from None
         return [summary(e) for e in iterator.current_page or []], iterator.next_page_token

@@ -1,4 +1,4 @@
-"""Errors as API.md promises them: 404 unknown ticket, 409 refused action, 422 bad input, 503 Temporal away."""
+"""Errors as API.md promises: 404 unknown ticket, 409 refused, 422 bad input, 503 no Temporal."""
 
 from __future__ import annotations
 

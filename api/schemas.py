@@ -106,9 +106,22 @@ class Ticket(BaseModel):
         return cls(
             **state.model_dump(
                 include={
-                    "ticket_id", "customer_id", "title", "description", "priority", "status",
-                    "policy", "calendar", "timezone", "assignee", "created_at", "updated_at",
-                    "resolved_at", "closed_at", "ever_breached", "escalation_level",
+                    "ticket_id",
+                    "customer_id",
+                    "title",
+                    "description",
+                    "priority",
+                    "status",
+                    "policy",
+                    "calendar",
+                    "timezone",
+                    "assignee",
+                    "created_at",
+                    "updated_at",
+                    "resolved_at",
+                    "closed_at",
+                    "ever_breached",
+                    "escalation_level",
                 }
             ),
             response=ClockOut.of(state.response),

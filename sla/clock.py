@@ -71,7 +71,9 @@ class SlaClock(BaseModel):
         """The instant at which this clock's elapsed business time reaches `amount`."""
         if self.running_since is None:
             return None
-        return calendar.add_business_time(self.running_since, max(amount - self.elapsed, timedelta(0)))
+        return calendar.add_business_time(
+            self.running_since, max(amount - self.elapsed, timedelta(0))
+        )
 
     def _plan(self, calendar: Calendar) -> None:
         if self.state is ClockState.RUNNING:

@@ -13,6 +13,7 @@ _ISO = re.compile(
 )
 _COMPACT_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)", re.IGNORECASE)
 _COMPACT = re.compile(r"^(?:\d+(?:\.\d+)?\s*[wdhms]\s*)+$", re.IGNORECASE)
+_FORMS = "write ISO 8601 (PT15M, PT2H, P1D) or compact (90s, 15m, 2h, 1d)"
 _UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
@@ -21,9 +22,7 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError(
-            f"{value!r} is not a duration: write ISO 8601 (PT15M, PT2H, P1D) or compact (90s, 15m, 2h, 1d)"
-        )
+        raise ValueError(f"{value!r} is not a duration: {_FORMS}")
     text = value.strip()
     iso = _ISO.match(text)
     if iso:
@@ -34,9 +33,7 @@ def parse_duration(value: object) -> timedelta:
             float(n) * _UNIT_SECONDS[unit.lower()] for n, unit in _COMPACT_PART.findall(text)
         )
         return timedelta(seconds=seconds)
-    raise ValueError(
-        f"{value!r} is not a duration: write ISO 8601 (PT15M, PT2H, P1D) or compact (90s, 15m, 2h, 1d)"
-    )
+    raise ValueError(f"{value!r} is not a duration: {_FORMS}")
 
 
 def format_duration(delta: timedelta) -> str:

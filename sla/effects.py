@@ -1,4 +1,4 @@
-"""Side effects the ticket asks for: each carries the idempotency key its activity records it under."""
+"""Side effects a ticket asks for, each with the idempotency key its activity records it under."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SLA policies: targets per priority, warnings, escalation chain, credits; validated from parsed config."""
+"""SLA policies: targets per priority, warnings, escalation chain, credits; from parsed config."""
 
 from __future__ import annotations
 

@@ -425,9 +425,7 @@ class Ticket:
             TicketStatus.RESPONDED if self.state.response.completed else TicketStatus.OPEN
         )
         self.state.resolved_at = None
-        self._record(
-            now, "reopened", action.actor, reason=action.reason, cycle=previous.cycle + 1
-        )
+        self._record(now, "reopened", action.actor, reason=action.reason, cycle=previous.cycle + 1)
         return []
 
     def _check_change(self, action: ChangeTicket) -> None:

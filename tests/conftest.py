@@ -1,4 +1,4 @@
-"""Shared fixtures: real Temporal servers (time-skipping and local dev), started once per session."""
+"""Shared fixtures: real Temporal servers (time-skipping and local dev), once per session."""
 
 from __future__ import annotations
 

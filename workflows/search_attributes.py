@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from temporalio.common import (
     SearchAttributeKey,
@@ -22,7 +23,7 @@ RESPONSE_DUE_AT = SearchAttributeKey.for_datetime("ResponseDueAt")
 RESOLUTION_DUE_AT = SearchAttributeKey.for_datetime("ResolutionDueAt")
 ESCALATION_LEVEL = SearchAttributeKey.for_int("EscalationLevel")
 
-ALL_KEYS: tuple[SearchAttributeKey[str] | SearchAttributeKey[bool] | SearchAttributeKey[datetime] | SearchAttributeKey[int], ...] = (
+ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     TICKET_STATUS,
     TICKET_PRIORITY,
     CUSTOMER_ID,
@@ -52,22 +53,22 @@ def index_values(state: TicketState) -> IndexValues:
     }
 
 
-def index_updates(new: IndexValues, old: IndexValues | None) -> list[SearchAttributeUpdate[object]]:
-    updates: list[SearchAttributeUpdate[object]] = []
+def index_updates(new: IndexValues, old: IndexValues | None) -> list[SearchAttributeUpdate[Any]]:
+    updates: list[SearchAttributeUpdate[Any]] = []
     for key in ALL_KEYS:
         value = new[key.name]
         if old is not None and old.get(key.name) == value:
             continue
-        typed: SearchAttributeKey[object] = key  # type: ignore[assignment]
-        updates.append(typed.value_unset() if value is None else typed.value_set(value))
+        updates.append(key.value_unset() if value is None else key.value_set(value))
     return updates
 
 
 def initial_search_attributes(state: TicketState) -> TypedSearchAttributes:
     """Set at workflow start so a ticket is listable before its first workflow task."""
-    pairs = []
-    for key in ALL_KEYS:
-        value = index_values(state)[key.name]
-        if value is not None:
-            pairs.append(SearchAttributePair(key, value))  # type: ignore[arg-type]
+    values = index_values(state)
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(key, values[key.name])
+        for key in ALL_KEYS
+        if values[key.name] is not None
+    ]
     return TypedSearchAttributes(pairs)

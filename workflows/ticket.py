@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
@@ -82,14 +83,12 @@ class TicketWorkflow:
         self._changed = False
         at = self._ticket.next_wakeup()
         timeout = None if at is None else max(at - workflow.now(), timedelta(milliseconds=1))
-        try:
+        with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: self._changed,
                 timeout=timeout,
                 timeout_summary=None if at is None else f"next SLA moment {at.isoformat()}",
             )
-        except TimeoutError:
-            pass
 
     def _dispatch_effects(self) -> None:
         self._in_flight = [h for h in self._in_flight if not h.done()]

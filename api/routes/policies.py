@@ -33,9 +33,7 @@ async def policies(desk: DeskDep) -> dict[str, Any]:
                 {"after": format_duration(level.after), "notify": level.notify}
                 for level in policy.escalation
             ],
-            "credits": None
-            if policy.credits is None
-            else policy.credits.model_dump(mode="json"),
+            "credits": None if policy.credits is None else policy.credits.model_dump(mode="json"),
             "auto_close_after": format_duration(policy.auto_close_after),
         }
     return {"default_policy": config.default_policy, "policies": out}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
@@ -62,6 +63,22 @@ async def open_ticket(
     return Ticket.of(state)
 
 
+def encode_page_token(token: bytes) -> str:
+    """Temporal's token plus a checksum, so a mangled token is a 422 here, not a server error."""
+    return base64.urlsafe_b64encode(token + hashlib.sha256(token).digest()[:8]).decode()
+
+
+def decode_page_token(text: str) -> bytes:
+    try:
+        raw = base64.b64decode(text.encode(), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    token, checksum = raw[:-8], raw[-8:]
+    if not token or hashlib.sha256(token).digest()[:8] != checksum:
+        raise ApiError(422, "invalid page_token: pass back next_page_token exactly as received")
+    return token
+
+
 @router.get("", response_model=TicketPage)
 async def list_tickets(
     desk: DeskDep,
@@ -81,16 +98,11 @@ async def list_tickets(
         filters["CustomerId"] = customer_id
     if breached is not None:
         filters["SlaBreached"] = breached
-    token = None
-    if page_token:
-        try:
-            token = base64.urlsafe_b64decode(page_token.encode())
-        except (binascii.Error, ValueError):
-            raise ApiError(422, "invalid page_token") from None
+    token = decode_page_token(page_token) if page_token else None
     tickets, next_token = await desk.list(filters, page_size, token)
     return TicketPage(
         tickets=tickets,
-        next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
+        next_page_token=encode_page_token(next_token) if next_token else None,
     )
 
 

@@ -17,7 +17,6 @@ from sla.priorities import Priority
 from sla.ticket import OpenTicket, TicketState
 from workflows.ticket import TicketWorkflow
 
-
 # Tickets opened per task queue, so the worker context can clean up after its test.
 _opened: dict[str, list[WorkflowHandle[TicketWorkflow, TicketState]]] = {}
 

@@ -130,8 +130,12 @@ async def test_duplicate_signals_change_the_ticket_once(
     async with ticket_worker(time_env.client, task_queue, ledger):
         handle = await open_ticket(time_env.client, task_queue, standard_policy)
         for _ in range(2):
-            await handle.signal(TicketWorkflow.respond_signal, Respond(agent_id="a", request_id="r1"))
-            await handle.signal(TicketWorkflow.comment_signal, Comment(author="a", body="hi", request_id="c1"))
+            await handle.signal(
+                TicketWorkflow.respond_signal, Respond(agent_id="a", request_id="r1")
+            )
+            await handle.signal(
+                TicketWorkflow.comment_signal, Comment(author="a", body="hi", request_id="c1")
+            )
             await handle.signal(TicketWorkflow.resolve_signal, Resolve(agent_id="a"))
         state = await state_of(handle)
 

@@ -1,0 +1,240 @@
+"""The ticket API over HTTP against a real Temporal dev server and a real worker."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from activities.ledger import Ledger
+
+
+async def open_ticket(http: httpx.AsyncClient, customer: str, **extra: Any) -> dict[str, Any]:
+    body = {"title": "VPN down", "priority": "P1", "customer_id": customer, **extra}
+    response = await http.post("/tickets", json=body)
+    assert response.status_code == 201, response.text
+    ticket: dict[str, Any] = response.json()
+    return ticket
+
+
+async def test_ticket_lives_from_open_to_close(http: httpx.AsyncClient, customer: str) -> None:
+    ticket = await open_ticket(http, customer)
+    tid = ticket["ticket_id"]
+    created = datetime.fromisoformat(ticket["created_at"])
+    assert created.utcoffset() == timedelta(0) and ticket["created_at"].endswith("+00:00")
+    assert ticket["status"] == "open"
+    assert ticket["response"]["target_seconds"] == 15 * 60
+    assert datetime.fromisoformat(ticket["response"]["due_at"]) == created + timedelta(minutes=15)
+    assert datetime.fromisoformat(ticket["resolution"]["due_at"]) == created + timedelta(hours=2)
+
+    read = (await http.get(f"/tickets/{tid}")).json()
+    assert read["created_at"] == ticket["created_at"]
+    assert read["response"]["due_at"] == ticket["response"]["due_at"]
+
+    responded = await http.post(f"/tickets/{tid}/respond", json={"agent_id": "alice"})
+    assert responded.status_code == 200, responded.text
+    assert responded.json()["status"] == "responded"
+    assert responded.json()["response"]["state"] == "met"
+    resolved = await http.post(f"/tickets/{tid}/resolve", json={"agent_id": "alice"})
+    assert resolved.json()["status"] == "resolved"
+    closed = await http.post(f"/tickets/{tid}/close", json={})
+    assert closed.status_code == 200
+    assert closed.json()["status"] == "closed"
+
+    again = await http.post(f"/tickets/{tid}/respond", json={"agent_id": "alice"})
+    assert again.status_code == 409
+    assert "closed" in again.json()["detail"]
+    final = (await http.get(f"/tickets/{tid}")).json()
+    assert final["status"] == "closed"
+    assert final["resolution"]["state"] == "met"
+
+
+async def test_close_before_resolve_is_refused_with_the_reason(
+    http: httpx.AsyncClient, customer: str
+) -> None:
+    ticket = await open_ticket(http, customer)
+    response = await http.post(f"/tickets/{ticket['ticket_id']}/close", json={})
+    assert response.status_code == 409
+    assert response.json() == {"detail": "cannot close (resolve it first): the ticket is open"}
+
+
+async def test_same_ticket_id_opens_one_ticket(http: httpx.AsyncClient, customer: str) -> None:
+    tid = f"T-{uuid.uuid4().hex[:8]}"
+    first = await open_ticket(http, customer, ticket_id=tid)
+    second = await http.post(
+        "/tickets", json={"title": "VPN down", "priority": "P1", "customer_id": customer,
+                          "ticket_id": tid}
+    )  # fmt: skip
+    assert second.status_code == 200
+    assert second.json()["created_at"] == first["created_at"]
+    other = await http.post(
+        "/tickets", json={"title": "x", "priority": "P2", "customer_id": "someone-else",
+                          "ticket_id": tid}
+    )  # fmt: skip
+    assert other.status_code == 409
+
+
+async def test_same_idempotency_key_opens_one_ticket(
+    http: httpx.AsyncClient, customer: str
+) -> None:
+    body = {"title": "Mail bounces", "priority": "P3", "customer_id": customer}
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    first = await http.post("/tickets", json=body, headers=key)
+    second = await http.post("/tickets", json=body, headers=key)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["ticket_id"] == second.json()["ticket_id"]
+    assert first.json()["created_at"] == second.json()["created_at"]
+
+
+async def test_unknown_ticket_is_404_everywhere(http: httpx.AsyncClient) -> None:
+    for method, path, body in [
+        ("GET", "/tickets/nope-404", None),
+        ("GET", "/tickets/nope-404/history", None),
+        ("GET", "/tickets/nope-404/timeline", None),
+        ("POST", "/tickets/nope-404/respond", {"agent_id": "a"}),
+        ("POST", "/tickets/nope-404/close", {}),
+    ]:
+        response = await http.request(method, path, json=body)
+        assert response.status_code == 404, (path, response.text)
+        assert "nope-404" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({"priority": "P1", "customer_id": "c"}, "title"),
+        ({"title": "t", "priority": "P9", "customer_id": "c"}, "priority"),
+        ({"title": "x" * 201, "priority": "P1", "customer_id": "c"}, "title"),
+        ({"title": "t", "priority": "P1", "customer_id": "c/../d"}, "customer_id"),
+        ({"title": "t", "priority": "P1", "customer_id": "c", "ticket_id": "a b"}, "ticket_id"),
+        ({"title": "t", "priority": "P1", "customer_id": "c", "sneaky": 1}, "sneaky"),
+        ({"title": "t", "priority": "P1", "customer_id": "c", "description": "d" * 10_001},
+         "description"),
+    ],
+)  # fmt: skip
+async def test_invalid_ticket_is_422_naming_the_field(
+    http: httpx.AsyncClient, body: dict[str, Any], problem: str
+) -> None:
+    response = await http.post("/tickets", json=body)
+    assert response.status_code == 422
+    assert problem in response.text
+
+
+async def test_malformed_and_oversized_bodies_are_4xx(http: httpx.AsyncClient) -> None:
+    broken = await http.post(
+        "/tickets", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert broken.status_code == 422
+    huge = await http.post("/tickets", content=b"x" * (65 * 1024),
+                           headers={"content-type": "application/json"})  # fmt: skip
+    assert huge.status_code == 413
+    assert "too large" in huge.json()["detail"]
+
+    async def chunks() -> Any:
+        for _ in range(70):
+            yield b" " * 1024
+
+    streamed = await http.post(
+        "/tickets", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert streamed.status_code == 413
+
+
+async def test_history_has_every_event_with_decoded_payloads(
+    http: httpx.AsyncClient, customer: str
+) -> None:
+    ticket = await open_ticket(http, customer)
+    tid = ticket["ticket_id"]
+    await http.post(f"/tickets/{tid}/respond", json={"agent_id": "alice", "message": "on it"})
+    history = (await http.get(f"/tickets/{tid}/history")).json()
+    assert history["ticket_id"] == tid
+    [run] = history["runs"]
+    started = run["events"][0]
+    assert started["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED"
+    opened = started["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]
+    assert opened["ticket_id"] == tid
+    assert opened["policy"]["targets"]["P1"]["response"] == "PT15M"
+    updates = [e for e in run["events"] if e["eventType"].endswith("UPDATE_ACCEPTED")]
+    accepted = updates[0]["workflowExecutionUpdateAcceptedEventAttributes"]
+    assert accepted["acceptedRequest"]["input"]["args"]["payloads"][0]["message"] == "on it"
+
+
+async def test_timeline_tells_the_story(http: httpx.AsyncClient, customer: str) -> None:
+    tid = (await open_ticket(http, customer))["ticket_id"]
+    await http.post(f"/tickets/{tid}/respond", json={"agent_id": "alice"})
+    await http.post(f"/tickets/{tid}/resolve", json={"agent_id": "bob"})
+    timeline = (await http.get(f"/tickets/{tid}/timeline")).json()
+    assert [(e["kind"], e["actor"]) for e in timeline["entries"]] == [
+        ("opened", customer),
+        ("responded", "alice"),
+        ("resolved", "bob"),
+    ]
+
+
+async def test_list_finds_tickets_by_filters(http: httpx.AsyncClient, customer: str) -> None:
+    ids = {(await open_ticket(http, customer, priority=p))["ticket_id"] for p in ("P1", "P3")}
+    page: dict[str, Any] = {}
+    for _ in range(100):  # visibility is eventually consistent
+        page = (await http.get("/tickets", params={"customer_id": customer})).json()
+        if len(page["tickets"]) == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert {t["ticket_id"] for t in page["tickets"]} == ids
+    p3 = (await http.get("/tickets", params={"customer_id": customer, "priority": "P3"})).json()
+    assert [t["priority"] for t in p3["tickets"]] == ["P3"]
+    first = (await http.get("/tickets", params={"customer_id": customer, "page_size": 1})).json()
+    assert len(first["tickets"]) == 1 and first["next_page_token"]
+    rest = await http.get(
+        "/tickets",
+        params={"customer_id": customer, "page_size": 1, "page_token": first["next_page_token"]},
+    )
+    assert {t["ticket_id"] for t in first["tickets"] + rest.json()["tickets"]} == ids
+    for garbage in ("%%%", "AAAA"):
+        bad = await http.get("/tickets", params={"page_token": garbage})
+        assert bad.status_code == 422, garbage
+
+
+async def test_duplicate_action_with_the_same_idempotency_key_applies_once(
+    http: httpx.AsyncClient, customer: str
+) -> None:
+    tid = (await open_ticket(http, customer))["ticket_id"]
+    key = {"Idempotency-Key": "comment-1"}
+    for _ in range(2):
+        response = await http.post(
+            f"/tickets/{tid}/comments", json={"author": "alice", "body": "hi"}, headers=key
+        )
+        assert response.status_code == 200
+    assert len(response.json()["comments"]) == 1
+
+
+async def test_healthz_and_policies(http: httpx.AsyncClient) -> None:
+    health = await http.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok" and health.json()["workers"] >= 1
+    policies = (await http.get("/policies")).json()
+    assert policies["default_policy"] == "standard"
+    targets = policies["policies"]["standard"]["targets"]
+    assert (targets["P1"]["response_seconds"], targets["P1"]["resolution_seconds"]) == (900, 7200)
+    assert (targets["P3"]["response"], targets["P3"]["resolution"]) == ("4h", "1d")
+
+
+async def test_priority_change_while_paused_applies_new_targets_to_paused_clocks(
+    http: httpx.AsyncClient, customer: str, ledger: Ledger
+) -> None:
+    tid = (await open_ticket(http, customer, priority="P3"))["ticket_id"]
+    paused = await http.post(f"/tickets/{tid}/pause", json={"reason": "waiting for logs"})
+    assert paused.json()["status"] == "waiting_on_customer"
+    assert paused.json()["response"]["due_at"] is None
+    changed = await http.patch(f"/tickets/{tid}", json={"priority": "P1"})
+    assert changed.status_code == 200
+    body = changed.json()
+    assert body["priority"] == "P1"
+    assert (body["response"]["state"], body["response"]["target_seconds"]) == ("paused", 900)
+    assert ledger.events(tid) == []  # seconds elapsed, far from the P1 targets: no breach
+    twice = await http.post(f"/tickets/{tid}/pause", json={"reason": "again"})
+    assert twice.status_code == 409
+    assert "already waiting on the customer" in twice.json()["detail"]
