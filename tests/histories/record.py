@@ -1,0 +1,108 @@
+"""Record the saved histories the replay test runs: `python -m tests.histories.record`.
+
+Run it only to add histories of a new workflow version; never regenerate old ones, since
+they stand for tickets that are already running in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.ledger import Ledger
+from settings import load_config_file
+from sla.policy import PolicySnapshot
+from sla.ticket import OpenTicket, Ticket
+from workflows.search_attributes import ALL_KEYS, initial_search_attributes
+from sla.actions import ChangeTicket, Close, Comment, Pause, Reopen, Resolve, Respond, Resume
+from sla.priorities import Priority
+from tests.workflows.helpers import open_ticket, ticket_worker
+from workflows.ticket import TicketWorkflow
+
+HERE = Path(__file__).parent
+VERSION = "v1"
+
+
+async def main() -> None:
+    policy = load_config_file(HERE.parent.parent / "config" / "sla.yaml").snapshot()
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        async with env, ticket_worker(env.client, "record", Ledger(Path(tmp) / "l.db")):
+            client = env.client
+            # 1. Handled in time, closed.
+            met = await open_ticket(client, "record", policy)
+            await env.sleep(timedelta(minutes=5))
+            await met.execute_update(TicketWorkflow.respond, Respond(agent_id="alice"))
+            await met.execute_update(TicketWorkflow.resolve, Resolve(agent_id="alice"))
+            await met.execute_update(TicketWorkflow.close, Close())
+            await met.result()
+            # 2. Breached twice, escalated, then worked through every action.
+            busy = await open_ticket(client, "record", policy, priority=Priority.P2)
+            await env.sleep(timedelta(minutes=70))
+            await busy.signal(TicketWorkflow.comment_signal, Comment(author="bob", body="hi"))
+            await busy.execute_update(TicketWorkflow.respond, Respond(agent_id="alice"))
+            await busy.execute_update(TicketWorkflow.pause, Pause(reason="need logs"))
+            await env.sleep(timedelta(hours=1))
+            await busy.execute_update(TicketWorkflow.resume, Resume())
+            await busy.execute_update(TicketWorkflow.change, ChangeTicket(priority=Priority.P1))
+            await env.sleep(timedelta(hours=3))
+            await busy.execute_update(TicketWorkflow.resolve, Resolve(agent_id="alice"))
+            await busy.execute_update(TicketWorkflow.reopen, Reopen(reason="still broken"))
+            await busy.execute_update(TicketWorkflow.resolve, Resolve(agent_id="alice"))
+            await busy.execute_update(TicketWorkflow.close, Close())
+            await busy.result()
+            for name, handle in (("met-in-time", met), ("breached-and-worked", busy)):
+                history = await handle.fetch_history()
+                path = HERE / f"{VERSION}-{name}.json"
+                path.write_text(history.to_json())
+                print(f"wrote {path} ({len(history.events)} events)")
+
+
+async def record_indexed(policy: PolicySnapshot) -> None:
+    """On a dev server with search attributes, so replay covers the visibility upserts too."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=ALL_KEYS,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        async with env, ticket_worker(env.client, "record", Ledger(Path(tmp) / "l.db")):
+            new = OpenTicket(
+                ticket_id="indexed-1",
+                customer_id="acme",
+                title="Printer on fire",
+                priority=Priority.P2,
+                policy=policy,
+            )
+            state = Ticket.open(new, datetime.now(UTC)).state
+            handle = await env.client.start_workflow(
+                TicketWorkflow.run,
+                new,
+                id="ticket-indexed-1",
+                task_queue="record",
+                search_attributes=initial_search_attributes(state),
+            )
+            await handle.execute_update(TicketWorkflow.respond, Respond(agent_id="alice"))
+            await handle.execute_update(TicketWorkflow.pause, Pause(reason="need logs"))
+            await handle.execute_update(TicketWorkflow.resume, Resume())
+            await handle.execute_update(TicketWorkflow.resolve, Resolve(agent_id="alice"))
+            await handle.execute_update(TicketWorkflow.close, Close())
+            await handle.result()
+            history = await handle.fetch_history()
+            path = HERE / f"{VERSION}-indexed.json"
+            path.write_text(history.to_json())
+            print(f"wrote {path} ({len(history.events)} events)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+    asyncio.run(record_indexed(load_config_file(HERE.parent.parent / "config" / "sla.yaml").snapshot()))
