@@ -1,4 +1,4 @@
-"""`slaflow up` as a newcomer runs it: one process tree that escalates alone and survives kill -9."""
+"""`slaflow up` as a newcomer runs it: one process tree that escalates and survives kill -9."""
 
 from __future__ import annotations
 

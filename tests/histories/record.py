@@ -17,12 +17,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.ledger import Ledger
 from settings import load_config_file
-from sla.policy import PolicySnapshot
-from sla.ticket import OpenTicket, Ticket
-from workflows.search_attributes import ALL_KEYS, initial_search_attributes
 from sla.actions import ChangeTicket, Close, Comment, Pause, Reopen, Resolve, Respond, Resume
+from sla.policy import PolicySnapshot
 from sla.priorities import Priority
+from sla.ticket import OpenTicket, Ticket
 from tests.workflows.helpers import open_ticket, ticket_worker
+from workflows.search_attributes import ALL_KEYS, initial_search_attributes
 from workflows.ticket import TicketWorkflow
 
 HERE = Path(__file__).parent
@@ -105,4 +105,6 @@ async def record_indexed(policy: PolicySnapshot) -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
-    asyncio.run(record_indexed(load_config_file(HERE.parent.parent / "config" / "sla.yaml").snapshot()))
+    asyncio.run(
+        record_indexed(load_config_file(HERE.parent.parent / "config" / "sla.yaml").snapshot())
+    )
