@@ -9,8 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from activities.ledger import Ledger
+from api.app import create_app
+from settings import Settings
 
 
 async def open_ticket(http: httpx.AsyncClient, customer: str, **extra: Any) -> dict[str, Any]:
@@ -238,3 +241,18 @@ async def test_priority_change_while_paused_applies_new_targets_to_paused_clocks
     twice = await http.post(f"/tickets/{tid}/pause", json={"reason": "again"})
     assert twice.status_code == 409
     assert "already waiting on the customer" in twice.json()["detail"]
+
+
+async def test_healthz_is_503_while_no_worker_polls(
+    dev_env: WorkflowEnvironment, e2e_settings: Settings
+) -> None:
+    """Readiness needs a worker, not only Temporal: an API on an unserved task queue is not ready."""
+    settings = e2e_settings.model_copy(update={"task_queue": f"nobody-{uuid.uuid4().hex[:6]}"})
+    app = create_app(settings, dev_env.client)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            response = await client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "starting"
+    assert "no worker" in response.json()["detail"]

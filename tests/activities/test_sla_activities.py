@@ -1,0 +1,92 @@
+"""SLA activities run for real (ActivityEnvironment) against a real SQLite ledger."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from activities.ledger import Ledger
+from activities.sla import SlaActivities
+from sla.clock import Metric
+from sla.effects import Effect, EffectKind
+from sla.priorities import Priority
+
+AT = datetime(2026, 11, 27, 9, 15, tzinfo=UTC)
+
+
+def effect(kind: EffectKind, level: int = 0, cycle: int = 1) -> Effect:
+    return Effect(
+        kind=kind,
+        ticket_id="T-1",
+        customer_id="acme",
+        priority=Priority.P1,
+        metric=Metric.RESPONSE,
+        cycle=cycle,
+        level=level,
+        at=AT,
+        notify=["team-lead"] if kind is EffectKind.ESCALATION else [],
+        percent=Decimal("2") if kind is EffectKind.PENALTY else None,
+    )
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    return Ledger(tmp_path / "ledger.sqlite3")
+
+
+async def test_a_retried_penalty_is_recorded_once(ledger: Ledger) -> None:
+    activities = SlaActivities(ledger)
+    env = ActivityEnvironment()
+    first = await env.run(activities.record_penalty, effect(EffectKind.PENALTY))
+    retry = await env.run(activities.record_penalty, effect(EffectKind.PENALTY))
+    assert (first, retry) == (True, False)
+    [row] = ledger.events("T-1")
+    assert (row["kind"], row["metric"], row["percent"]) == ("penalty", "response", "2")
+
+
+async def test_each_escalation_level_and_cycle_is_its_own_record(ledger: Ledger) -> None:
+    activities = SlaActivities(ledger)
+    env = ActivityEnvironment()
+    for level, cycle in [(1, 1), (2, 1), (1, 2), (1, 1)]:
+        await env.run(activities.escalate, effect(EffectKind.ESCALATION, level, cycle))
+    keys = [row["key"] for row in ledger.events("T-1")]
+    assert keys == [
+        "T-1:escalation:response:c1:l1",
+        "T-1:escalation:response:c1:l2",
+        "T-1:escalation:response:c2:l1",
+    ]
+
+
+async def test_the_ledger_outlives_the_process(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    await ActivityEnvironment().run(
+        SlaActivities(Ledger(path)).send_warning, effect(EffectKind.WARNING)
+    )
+    reopened = Ledger(path)
+    again = await ActivityEnvironment().run(
+        SlaActivities(reopened).send_warning, effect(EffectKind.WARNING)
+    )
+    assert again is False
+    assert len(reopened.events()) == 1
+
+
+async def test_each_action_logs_one_structured_line_without_ticket_text(
+    ledger: Ledger, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="slaflow.activities")
+    await ActivityEnvironment().run(
+        SlaActivities(ledger).escalate, effect(EffectKind.ESCALATION, 1)
+    )
+    [record] = caplog.records
+    line = json.loads(record.getMessage())
+    assert line["event"] == "escalated"
+    assert line["ticket_id"] == "T-1"
+    assert line["key"] == "T-1:escalation:response:c1:l1"
+    assert line["duplicate"] is False
+    assert "title" not in line and "description" not in line
