@@ -246,13 +246,15 @@ async def test_priority_change_while_paused_applies_new_targets_to_paused_clocks
 async def test_healthz_is_503_while_no_worker_polls(
     dev_env: WorkflowEnvironment, e2e_settings: Settings
 ) -> None:
-    """Readiness needs a worker, not only Temporal: an API on an unserved task queue is not ready."""
+    """Readiness needs a worker, not only Temporal: an API on an unserved queue is not ready."""
     settings = e2e_settings.model_copy(update={"task_queue": f"nobody-{uuid.uuid4().hex[:6]}"})
     app = create_app(settings, dev_env.client)
     transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-            response = await client.get("/healthz")
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://api") as client,
+    ):
+        response = await client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["status"] == "starting"
     assert "no worker" in response.json()["detail"]
