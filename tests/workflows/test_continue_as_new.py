@@ -1,0 +1,105 @@
+"""A ticket with hundreds of comments continues as new, keeping all its state and history."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
+
+from activities.ledger import Ledger
+from api.history import fetch_runs
+from sla.actions import Comment, Respond
+from sla.policy import PolicySnapshot
+from sla.priorities import Priority
+from sla.ticket import OpenTicket, Ticket
+from tests.workflows.helpers import state_of, ticket_worker
+from workflows.search_attributes import ALL_KEYS, initial_search_attributes
+from workflows.ticket import TicketWorkflow
+
+
+@pytest.fixture(scope="module")
+async def small_history_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server that suggests continue-as-new after 60 events instead of thousands."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=ALL_KEYS,
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "limit.historyCount.suggestContinueAsNew=60",
+        ],
+    )
+    yield env
+    await env.shutdown()
+
+
+async def test_ticket_with_hundreds_of_comments_continues_as_new_with_all_its_state(
+    small_history_env: WorkflowEnvironment,
+    task_queue: str,
+    standard_policy: PolicySnapshot,
+    tmp_path: Path,
+) -> None:
+    client = small_history_env.client
+    new = OpenTicket(
+        ticket_id="chatty",
+        customer_id="chatty-customer",
+        title="Long thread",
+        priority=Priority.P2,
+        policy=standard_policy,
+    )
+    async with ticket_worker(client, task_queue, Ledger(tmp_path / "l.db")):
+        handle = await client.start_workflow(
+            TicketWorkflow.run,
+            new,
+            id="ticket-chatty",
+            task_queue=task_queue,
+            search_attributes=initial_search_attributes(Ticket.open(new, datetime.now(UTC)).state),
+        )
+        await handle.execute_update(TicketWorkflow.respond, Respond(agent_id="alice"))
+        for n in range(300):
+            await handle.signal(
+                TicketWorkflow.comment_signal, Comment(author="bob", body=f"comment {n}")
+            )
+        state = await state_of(handle)
+        runs = await fetch_runs(client, "ticket-chatty")
+        raw = [
+            await client.get_workflow_handle("ticket-chatty", run_id=run_id).fetch_history()
+            for run_id, _ in runs
+        ]
+        listed = []
+        for _ in range(50):  # visibility is eventually consistent
+            listed = [
+                e async for e in client.list_workflows(
+                    "CustomerId = 'chatty-customer' AND ExecutionStatus != 'ContinuedAsNew'"
+                )
+            ]  # fmt: skip
+            if listed and listed[0].typed_search_attributes:
+                break
+            await asyncio.sleep(0.1)
+
+    assert len(runs) > 3, "the ticket should have continued as new several times"
+    assert [c.body for c in state.comments] == [f"comment {n}" for n in range(300)]
+    assert state.status.value == "responded"
+    assert state.response.state.value == "met"
+    assert [e.kind for e in state.timeline].count("commented") == 300
+    assert state.timeline[0].kind == "opened"
+    last_input = runs[-1][1][0]["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]
+    carried = last_input["carried"]
+    assert carried["ticket_id"] == "chatty" and carried[
+        "created_at"
+    ] == state.created_at.isoformat().replace("+00:00", "Z")
+    assert sum(len(events) for _, events in runs) > 300
+    assert all(events[0]["eventType"].endswith("STARTED") for _, events in runs)
+    assert [len(listed)] == [1]
+    replayer = Replayer(workflows=[TicketWorkflow], data_converter=pydantic_data_converter)
+    for history in raw:
+        assert isinstance(history, WorkflowHistory)
+        await replayer.replay_workflow(history)
