@@ -93,12 +93,11 @@ async def test_ticket_with_hundreds_of_comments_continues_as_new_with_all_its_st
     assert state.timeline[0].kind == "opened"
     last_input = runs[-1][1][0]["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]
     carried = last_input["carried"]
-    assert carried["ticket_id"] == "chatty" and carried[
-        "created_at"
-    ] == state.created_at.isoformat().replace("+00:00", "Z")
+    assert carried["ticket_id"] == "chatty"
+    assert datetime.fromisoformat(carried["created_at"]) == state.created_at
     assert sum(len(events) for _, events in runs) > 300
     assert all(events[0]["eventType"].endswith("STARTED") for _, events in runs)
-    assert [len(listed)] == [1]
+    assert len(listed) == 1  # one ticket, however many runs
     replayer = Replayer(workflows=[TicketWorkflow], data_converter=pydantic_data_converter)
     for history in raw:
         assert isinstance(history, WorkflowHistory)
