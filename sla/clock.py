@@ -100,14 +100,17 @@ class SlaClock(BaseModel):
         self.breached_at = now
         self.due_at = now
 
-    def pause(self, now: datetime, calendar: Calendar) -> None:
+    def pause(self, now: datetime, calendar: Calendar) -> bool:
+        """Stop accruing; True if the clock turned out to be breached already."""
         if self.completed or self.running_since is None:
-            return
+            return False
+        breached = self.check_breach(now)
         self._settle(now, calendar)
         self.running_since = None
         if self.state is ClockState.RUNNING:
             self.state = ClockState.PAUSED
             self.due_at = None
+        return breached
 
     def resume(self, now: datetime, calendar: Calendar) -> None:
         if self.completed or self.running_since is not None:
@@ -121,16 +124,19 @@ class SlaClock(BaseModel):
         """Apply a new target to the business time already elapsed; True if that breaches it."""
         if self.completed:
             return False
+        # Breached under the old target already: that breach stands, dated at its due time.
+        breached = self.check_breach(now)
         self._settle(now, calendar)
         self.target = target
         if self.state in (ClockState.RUNNING, ClockState.PAUSED) and self.elapsed >= target:
             self._breach_now(now)
             return True
         self._plan(calendar)
-        return False
+        return breached
 
     def complete(self, now: datetime, calendar: Calendar) -> bool:
-        """Stop the clock; True if it is met. A clock past its due time is breached first."""
+        """Stop the clock; True if it is met. A clock past its due time is breached first
+        (the ticket's `on_time` has normally done that already)."""
         if self.completed:
             return self.state is ClockState.MET
         self.check_breach(now)

@@ -24,15 +24,18 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, bool) or not isinstance(value, str):
         raise ValueError(f"{value!r} is not a duration: {_FORMS}")
     text = value.strip()
-    iso = _ISO.match(text)
-    if iso:
-        parts = {k: float(v) for k, v in iso.groupdict().items() if v is not None}
-        return timedelta(**parts)
-    if _COMPACT.match(text):
-        seconds = sum(
-            float(n) * _UNIT_SECONDS[unit.lower()] for n, unit in _COMPACT_PART.findall(text)
-        )
-        return timedelta(seconds=seconds)
+    try:
+        iso = _ISO.match(text)
+        if iso:
+            parts = {k: float(v) for k, v in iso.groupdict().items() if v is not None}
+            return timedelta(**parts)
+        if _COMPACT.match(text):
+            seconds = sum(
+                float(n) * _UNIT_SECONDS[unit.lower()] for n, unit in _COMPACT_PART.findall(text)
+            )
+            return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"{value!r} is too long a duration") from None
     raise ValueError(f"{value!r} is not a duration: {_FORMS}")
 
 

@@ -110,7 +110,6 @@ class TicketState(BaseModel):
     timeline: list[TimelineEntry] = []
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
-    status_before_pause: TicketStatus | None = None
     request_ids: list[str] = []
 
 
@@ -123,6 +122,12 @@ class Ticket:
     def __init__(self, state: TicketState, policy: PolicySnapshot) -> None:
         self.state = state
         self.policy = policy
+        # Effects owed to the world, kept here so none is lost when an action is then refused.
+        self.outbox: list[Effect] = []
+
+    def take_effects(self) -> list[Effect]:
+        effects, self.outbox = self.outbox, []
+        return effects
 
     @classmethod
     def open(cls, new: OpenTicket, now: datetime) -> Ticket:
@@ -204,7 +209,7 @@ class Ticket:
     # -- time passing -------------------------------------------------------------------
 
     def on_time(self, now: datetime) -> list[Effect]:
-        """Everything that has come due by `now`, applied to the state; the effects to carry out."""
+        """Apply everything that has come due by `now`; the effects are also put in the outbox."""
         effects: list[Effect] = []
         for clock in self.clocks:
             if clock.check_breach(now):
@@ -217,6 +222,7 @@ class Ticket:
             and now >= self.state.resolved_at + self.policy.auto_close_after
         ):
             self._close(self.state.resolved_at + self.policy.auto_close_after, "slaflow", auto=True)
+        self.outbox += effects
         return effects
 
     def _effect(self, kind: EffectKind, clock: SlaClock, at: datetime, **extra: object) -> Effect:
@@ -327,13 +333,19 @@ class Ticket:
         _CHECKS[type(action)](self, action)
 
     def apply(self, action: Action, now: datetime) -> list[Effect]:
-        """Check and apply an action; a repeated request id is a no-op."""
+        """Check and apply an action; a repeated request id is a no-op.
+
+        What came due before `now` is applied first: an answer that arrives after its
+        deadline, before the timer loop woke, still finds the clock breached and charged.
+        """
         if self.seen(action):
             return []
+        due = self.on_time(now)
         _CHECKS[type(action)](self, action)
         effects = _APPLY[type(action)](self, action, now)
+        self.outbox += effects
         self._remember(action, now)
-        return effects
+        return due + effects
 
     def _check_respond(self, action: Respond) -> None:
         self._require(_ACTIVE, "respond")
@@ -356,7 +368,6 @@ class Ticket:
         for clock in self.clocks:
             clock.complete(now, self.policy.calendar)
         self.state.status = TicketStatus.RESOLVED
-        self.state.status_before_pause = None
         self.state.resolved_at = now
         self._record(now, "resolved", action.agent_id)
         return []
@@ -382,12 +393,13 @@ class Ticket:
         self._require((TicketStatus.OPEN, TicketStatus.RESPONDED), "pause")
 
     def _pause(self, action: Pause, now: datetime) -> list[Effect]:
+        effects: list[Effect] = []
         for clock in self.clocks:
-            clock.pause(now, self.policy.calendar)
-        self.state.status_before_pause = self.state.status
+            if clock.pause(now, self.policy.calendar):
+                effects += self._breached(clock)
         self.state.status = TicketStatus.WAITING_ON_CUSTOMER
         self._record(now, "paused", action.actor, reason=action.reason)
-        return []
+        return effects
 
     def _check_resume(self, action: Resume) -> None:
         if self.state.status is not TicketStatus.WAITING_ON_CUSTOMER:
@@ -399,8 +411,7 @@ class Ticket:
     def _resume(self, action: Resume, now: datetime) -> list[Effect]:
         for clock in self.clocks:
             clock.resume(now, self.policy.calendar)
-        self.state.status = self.state.status_before_pause or TicketStatus.OPEN
-        self.state.status_before_pause = None
+        self.state.status = self._working_status()
         self._record(now, "resumed", action.actor)
         return []
 
@@ -421,12 +432,14 @@ class Ticket:
         self.state.resolution = SlaClock.start(
             Metric.RESOLUTION, target, start, self.policy.calendar, cycle=previous.cycle + 1
         )
-        self.state.status = (
-            TicketStatus.RESPONDED if self.state.response.completed else TicketStatus.OPEN
-        )
+        self.state.status = self._working_status()
         self.state.resolved_at = None
         self._record(now, "reopened", action.actor, reason=action.reason, cycle=previous.cycle + 1)
         return []
+
+    def _working_status(self) -> TicketStatus:
+        """Where an active ticket stands: responded once the customer had a first response."""
+        return TicketStatus.RESPONDED if self.state.response.completed else TicketStatus.OPEN
 
     def _check_change(self, action: ChangeTicket) -> None:
         if action.priority is None and action.assignee is None:

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
         Respond,
         Resume,
     )
-    from sla.effects import Effect, EffectKind
+    from sla.effects import EffectKind
     from sla.ticket import OpenTicket, Ticket, TicketState
     from workflows.search_attributes import (
         TICKET_STATUS,
@@ -54,7 +54,6 @@ class TicketWorkflow:
     def __init__(self, new: OpenTicket) -> None:
         self._ticket = Ticket.open(new, workflow.now())
         self._changed = False
-        self._effects: list[Effect] = []
         self._in_flight: list[workflow.ActivityHandle[bool]] = []
         self._indexed: IndexValues | None = None
 
@@ -64,7 +63,7 @@ class TicketWorkflow:
         # the time-skipping test server has no custom search attributes to index with.
         indexed = workflow.info().typed_search_attributes.get(TICKET_STATUS) is not None
         while True:
-            self._effects += self._ticket.on_time(workflow.now())
+            self._ticket.on_time(workflow.now())
             self._dispatch_effects()
             if indexed:
                 self._update_index()
@@ -92,7 +91,7 @@ class TicketWorkflow:
 
     def _dispatch_effects(self) -> None:
         self._in_flight = [h for h in self._in_flight if not h.done()]
-        for effect in self._effects:
+        for effect in self._ticket.take_effects():
             self._in_flight.append(
                 workflow.start_activity(
                     ACTIVITY_FOR_EFFECT[effect.kind],
@@ -103,13 +102,12 @@ class TicketWorkflow:
                     summary=f"{effect.kind.value} {effect.metric.value} level {effect.level}",
                 )
             )
-        self._effects = []
 
     async def _settled(self) -> bool:
         """Let handlers finish and side effects complete; True if no action came in meanwhile."""
         self._changed = False
         await workflow.wait_condition(workflow.all_handlers_finished)
-        while self._effects or self._in_flight:
+        while self._ticket.outbox or self._in_flight:
             self._dispatch_effects()
             results = await asyncio.gather(*self._in_flight, return_exceptions=True)
             self._in_flight = []
@@ -137,7 +135,7 @@ class TicketWorkflow:
 
     def _act(self, action: Action) -> TicketState:
         try:
-            self._effects += self._ticket.apply(action, workflow.now())
+            self._ticket.apply(action, workflow.now())
         except ActionRejected as exc:
             # Another update changed the ticket between this one's validation and its turn.
             raise ApplicationError(str(exc), type="ActionRejected", non_retryable=True) from None
