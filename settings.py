@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 
 from config import shipped_config_path
+from config.resolve import check_edges
 from sla.policy import ConfigError, SlaConfig, parse_config
 
 DEFAULT_TASK_QUEUE = "slaflow-tickets"
@@ -56,9 +58,11 @@ def load_config_file(path: Path) -> SlaConfig:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     try:
-        return parse_config(data)
+        config = parse_config(data)
+        check_edges(config, datetime.now(UTC))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    return config
 
 
 async def connect_temporal(settings: Settings, address: str | None = None) -> Client:

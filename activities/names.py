@@ -3,3 +3,4 @@
 ESCALATE = "escalate"
 SEND_WARNING = "send_warning"
 RECORD_PENALTY = "record_penalty"
+EXTEND_CALENDAR = "extend_calendar"

@@ -20,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError, from_rpc, not_found, refused, temporal_unavailable
 from api.schemas import TicketCreate, TicketSummary
+from config.resolve import policy_snapshot
 from sla.actions import Action
 from sla.policy import SlaConfig
 from sla.ticket import OpenTicket, Ticket, TicketState
@@ -67,7 +68,7 @@ class Desk:
             title=body.title,
             description=body.description,
             priority=body.priority,
-            policy=self.config.snapshot(),
+            policy=policy_snapshot(self.config, now),
             opened_at=now,
         )
         # The workflow computes the same state from the same input: no query round trip.

@@ -1,37 +1,152 @@
-"""Business calendars: how much SLA time passes between two instants.
+"""Business calendars: how much SLA time passes between two instants, exact to the second.
 
-Only the built-in `always` calendar (24x7, UTC) exists so far; named calendars with
-weekly hours and holidays plug in behind the same two functions.
+A `Calendar` is the snapshot frozen into a ticket: weekly opening hours in local wall time,
+holidays as explicit dates, and the time zone's UTC offsets as explicit transitions, all
+resolved at the edge (config/resolve.py) for a horizon. Nothing here reads time-zone or
+holiday tables, so a ticket's arithmetic never changes when those libraries do.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import bisect
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict
 
 ALWAYS = "always"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY = 86_400
+# Past this many days without a business minute, the calendar is unusable (validated away).
+_SEARCH_DAYS = 3_660
+
+
+def parse_interval(text: str) -> tuple[int, int]:
+    """'09:00-12:30' -> seconds since local midnight; '24:00' is the end of the day."""
+    try:
+        start_text, end_text = text.split("-")
+        start, end = _seconds_of_day(start_text), _seconds_of_day(end_text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an interval like 09:00-17:00") from None
+    if not start < end:
+        raise ValueError(f"{text!r} must end after it starts")
+    return start, end
+
+
+def _seconds_of_day(text: str) -> int:
+    hours, minutes = text.strip().split(":")
+    h, m = int(hours), int(minutes)
+    if not (0 <= m < 60 and (0 <= h < 24 or (h == 24 and m == 0))):
+        raise ValueError(text)
+    return h * 3600 + m * 60
 
 
 class Calendar(BaseModel):
-    """A calendar as frozen into a ticket's policy snapshot."""
+    """A calendar as frozen into a ticket's policy snapshot; `hours` None means 24x7."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = ALWAYS
     timezone: str = "UTC"
+    hours: dict[str, list[str]] | None = None
+    holidays: list[date] = []
+    # (UTC instant from which it applies, offset in seconds); the first applies before too.
+    offsets: list[tuple[datetime, int]] = []
+    # Where the holidays came from, so a long ticket's snapshot can be extended the same way.
+    holiday_country: str | None = None
+    holiday_subdivision: str | None = None
+    # The span for which holidays and offsets were resolved.
+    horizon_start: date | None = None
+    horizon_end: date | None = None
+
+    @cached_property
+    def _week(self) -> list[list[tuple[int, int]]]:
+        hours = self.hours or {}
+        return [sorted(parse_interval(i) for i in hours.get(day, [])) for day in WEEKDAYS]
+
+    @cached_property
+    def _holidays(self) -> frozenset[date]:
+        return frozenset(self.holidays)
+
+    @cached_property
+    def _transitions(self) -> list[datetime]:
+        return [since for since, _ in self.offsets]
+
+    # -- time zone, from the frozen transitions -------------------------------------------
+
+    def offset_at(self, instant: datetime) -> timedelta:
+        if not self.offsets:
+            return timedelta(0)
+        index = max(bisect.bisect_right(self._transitions, instant) - 1, 0)
+        return timedelta(seconds=self.offsets[index][1])
+
+    def to_local(self, instant: datetime) -> datetime:
+        """Naive local wall time of a UTC instant."""
+        return (instant.astimezone(UTC) + self.offset_at(instant)).replace(tzinfo=None)
+
+    def to_utc(self, wall: datetime) -> datetime:
+        """The UTC instant of a naive local wall time: the earlier one in a repeated hour, the
+        shifted one in a skipped hour (as zoneinfo does with fold=0)."""
+        as_utc = wall.replace(tzinfo=UTC)
+        before = self.offset_at(as_utc - timedelta(days=1))
+        after = self.offset_at(as_utc + timedelta(days=1))
+        valid = [as_utc - o for o in {before, after} if self.offset_at(as_utc - o) == o]
+        return min(valid) if valid else as_utc - before
+
+    # -- business time ----------------------------------------------------------------
+
+    def business_intervals(self, start: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """Business intervals in UTC from `start` on, in order, the first clipped to `start`."""
+        day = self.to_local(start).date() - timedelta(days=1)
+        for _ in range(_SEARCH_DAYS):
+            if day not in self._holidays:
+                midnight = datetime.combine(day, time())
+                for open_s, close_s in self._week[day.weekday()]:
+                    opens = self.to_utc(midnight + timedelta(seconds=open_s))
+                    closes = self.to_utc(midnight + timedelta(seconds=close_s))
+                    opens = max(opens, start)
+                    if closes > opens:
+                        yield opens, closes
+            day += timedelta(days=1)
 
     def add_business_time(self, start: datetime, duration: timedelta) -> datetime:
         """The instant at which `duration` of business time has passed since `start`."""
-        return start + duration
+        if self.hours is None:
+            return start + duration
+        remaining = duration
+        for opens, closes in self.business_intervals(start):
+            if remaining <= closes - opens:
+                return opens + remaining
+            remaining -= closes - opens
+        raise ValueError(f"calendar {self.name!r} has no business hours within ten years")
 
     def business_time_between(self, start: datetime, end: datetime) -> timedelta:
         """Business time from `start` to `end`; zero when `end` is not after `start`."""
-        return max(end - start, timedelta(0))
+        if end <= start:
+            return timedelta(0)
+        if self.hours is None:
+            return end - start
+        total = timedelta(0)
+        for opens, closes in self.business_intervals(start):
+            if opens >= end:
+                break
+            total += min(closes, end) - opens
+        return total
 
     def next_business_instant(self, at: datetime) -> datetime:
         """The first instant at or after `at` that counts as business time."""
-        return at
+        return self.add_business_time(at, timedelta(0))
+
+    def is_open_weekly(self) -> bool:
+        return self.hours is None or any(self._week)
 
 
 ALWAYS_CALENDAR = Calendar()
+
+
+class CalendarExtension(BaseModel):
+    """Ask the edge for the same calendar resolved for a horizon around `around`."""
+
+    calendar: Calendar
+    around: datetime

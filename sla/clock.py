@@ -75,6 +75,10 @@ class SlaClock(BaseModel):
             self.running_since, max(amount - self.elapsed, timedelta(0))
         )
 
+    def replan(self, calendar: Calendar) -> None:
+        """Recompute the due time, e.g. with a calendar resolved for a longer horizon."""
+        self._plan(calendar)
+
     def _plan(self, calendar: Calendar) -> None:
         if self.state is ClockState.RUNNING:
             self.due_at = self.when_elapsed(self.target, calendar)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 from typing import Annotated, Any
 
 from pydantic import (
@@ -16,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from sla.calendar import ALWAYS, ALWAYS_CALENDAR, Calendar
+from sla.calendar import ALWAYS, ALWAYS_CALENDAR, WEEKDAYS, Calendar, parse_interval
 from sla.durations import parse_duration
 from sla.priorities import Priority
 
@@ -72,6 +73,36 @@ class CreditRules(_Strict):
     response_breach: dict[Priority, Percent] = {}
     resolution_breach: dict[Priority, Percent] = {}
     monthly_cap: Percent | None = None
+
+
+class CalendarSpec(_Strict):
+    """A named calendar as config writes it; resolved into a `Calendar` snapshot at the edge."""
+
+    timezone: str = Field(min_length=1)
+    hours: dict[str, list[str]]
+    holidays: list[date] = []
+    holiday_country: str | None = Field(default=None, min_length=2, max_length=3)
+    holiday_subdivision: str | None = None
+
+    @field_validator("hours")
+    @classmethod
+    def _week(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for day, intervals in value.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"{day!r} is not a weekday ({', '.join(WEEKDAYS)})")
+            spans = sorted(parse_interval(i) for i in intervals)
+            for (_, end), (start, _) in pairwise(spans):
+                if start < end:
+                    raise ValueError(f"{day}: intervals overlap")
+        if not any(value.values()):
+            raise ValueError("a calendar needs business hours on at least one weekday")
+        return value
+
+    @model_validator(mode="after")
+    def _subdivision_needs_country(self) -> CalendarSpec:
+        if self.holiday_subdivision and not self.holiday_country:
+            raise ValueError("holiday_subdivision needs holiday_country")
+        return self
 
 
 DEFAULT_ESCALATION = (EscalationLevel(after=timedelta(0), notify=["team-lead"]),)
@@ -132,6 +163,7 @@ class PolicySnapshot(_Strict):
 
 class SlaConfig(_Strict):
     default_policy: str
+    calendars: dict[str, CalendarSpec] = {}
     policies: dict[str, Policy] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -141,20 +173,30 @@ class SlaConfig(_Strict):
                 f"default_policy {self.default_policy!r} is not one of the policies "
                 f"({', '.join(sorted(self.policies))})"
             )
+        if ALWAYS in self.calendars:
+            raise ValueError(f"calendars.{ALWAYS}: the name is built in (24x7 UTC)")
+        known = [ALWAYS, *sorted(self.calendars)]
         for name, policy in self.policies.items():
-            if policy.calendar != ALWAYS:
+            if policy.calendar not in known:
                 raise ValueError(
                     f"policies.{name}.calendar: unknown calendar {policy.calendar!r} "
-                    f"(known: {ALWAYS})"
+                    f"(known: {', '.join(known)})"
                 )
         return self
 
-    def snapshot(self, policy_name: str | None = None) -> PolicySnapshot:
+    def snapshot(
+        self, policy_name: str | None = None, calendar: Calendar | None = None
+    ) -> PolicySnapshot:
+        """The policy frozen for a ticket; a named calendar must come resolved from the edge."""
         name = policy_name or self.default_policy
         policy = self.policies[name]
+        if calendar is None:
+            if policy.calendar != ALWAYS:
+                raise ValueError(f"calendar {policy.calendar!r} must be resolved at the edge")
+            calendar = ALWAYS_CALENDAR
         return PolicySnapshot(
             name=name,
-            calendar=ALWAYS_CALENDAR,
+            calendar=calendar,
             warn_at=policy.warn_at,
             targets=policy.targets,
             escalation=policy.escalation,

@@ -24,6 +24,7 @@ from sla.actions import (
     Respond,
     Resume,
 )
+from sla.calendar import Calendar
 from sla.clock import ClockState, Metric, SlaClock
 from sla.effects import Effect, EffectKind
 from sla.policy import PolicySnapshot
@@ -160,6 +161,12 @@ class Ticket:
             ],
         )
         return cls(state, new.policy)
+
+    def change_calendar(self, calendar: Calendar) -> None:
+        """Swap in the same calendar resolved for a later horizon; due times are recomputed."""
+        self.policy = self.policy.model_copy(update={"calendar": calendar})
+        for clock in self.clocks:
+            clock.replan(calendar)
 
     # -- reading ------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.names import ESCALATE, RECORD_PENALTY, SEND_WARNING
+    from activities.names import ESCALATE, EXTEND_CALENDAR, RECORD_PENALTY, SEND_WARNING
     from sla.actions import (
         Action,
         ActionRejected,
@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         Respond,
         Resume,
     )
+    from sla.calendar import Calendar, CalendarExtension
     from sla.effects import EffectKind
     from sla.ticket import OpenTicket, Ticket, TicketState
     from workflows.search_attributes import (
@@ -46,6 +47,8 @@ EFFECT_RETRY = RetryPolicy(
     non_retryable_error_types=["InvalidEffect"],
 )
 EFFECT_TIMEOUT = timedelta(seconds=30)
+# A calendar snapshot is extended this long before its horizon (400 days) runs out.
+CALENDAR_MARGIN = timedelta(days=60)
 
 
 @workflow.defn(name="TicketWorkflow")
@@ -63,6 +66,7 @@ class TicketWorkflow:
         # the time-skipping test server has no custom search attributes to index with.
         indexed = workflow.info().typed_search_attributes.get(TICKET_STATUS) is not None
         while True:
+            await self._keep_calendar_ahead()
             self._ticket.on_time(workflow.now())
             self._dispatch_effects()
             if indexed:
@@ -71,7 +75,11 @@ class TicketWorkflow:
                 break
             if workflow.info().is_continue_as_new_suggested():
                 if await self._settled():
-                    workflow.continue_as_new(new.model_copy(update={"carried": self._ticket.state}))
+                    workflow.continue_as_new(
+                        new.model_copy(
+                            update={"carried": self._ticket.state, "policy": self._ticket.policy}
+                        )
+                    )
                 continue
             await self._sleep_until_next_moment()
         await self._settled()
@@ -88,6 +96,23 @@ class TicketWorkflow:
                 timeout=timeout,
                 timeout_summary=None if at is None else f"next SLA moment {at.isoformat()}",
             )
+
+    async def _keep_calendar_ahead(self) -> None:
+        """Holidays and time-zone offsets are frozen for a horizon; a long ticket extends it
+        through a local activity, so the lookup is recorded in history, never replayed."""
+        calendar = self._ticket.policy.calendar
+        if calendar.horizon_end is None:
+            return
+        if workflow.now().date() + CALENDAR_MARGIN < calendar.horizon_end:
+            return
+        fresh = await workflow.execute_local_activity(
+            EXTEND_CALENDAR,
+            CalendarExtension(calendar=calendar, around=workflow.now()),
+            result_type=Calendar,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=EFFECT_RETRY,
+        )
+        self._ticket.change_calendar(fresh)
 
     def _dispatch_effects(self) -> None:
         self._in_flight = [h for h in self._in_flight if not h.done()]

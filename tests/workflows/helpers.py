@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -11,10 +12,10 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.worker import Worker
 
 from activities.ledger import Ledger
-from activities.sla import SlaActivities
 from sla.policy import PolicySnapshot
 from sla.priorities import Priority
 from sla.ticket import OpenTicket, TicketState
+from worker import ticket_activities
 from workflows.ticket import TicketWorkflow
 
 # Tickets opened per task queue, so the worker context can clean up after its test.
@@ -28,12 +29,12 @@ async def ticket_worker(client: Client, task_queue: str, ledger: Ledger) -> Asyn
     On the time-skipping server a ticket left running without a worker holds a workflow task
     open forever, and that stalls time (and updates) for every later test.
     """
-    activities = SlaActivities(ledger)
     async with Worker(
         client,
         task_queue=task_queue,
         workflows=[TicketWorkflow],
-        activities=[activities.escalate, activities.send_warning, activities.record_penalty],
+        activities=ticket_activities(ledger),
+        activity_executor=ThreadPoolExecutor(max_workers=2),
     ) as worker:
         try:
             yield worker
