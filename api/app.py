@@ -12,7 +12,7 @@ from temporalio.client import Client
 from api.desk import Desk
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
-from api.routes import health, policies, tickets
+from api.routes import calendars, health, policies, tickets
 from settings import Settings, connect_temporal
 
 
@@ -44,4 +44,5 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(tickets.router)
     app.include_router(health.router)
     app.include_router(policies.router)
+    app.include_router(calendars.router)
     return app

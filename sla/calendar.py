@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict
@@ -30,7 +30,7 @@ def parse_interval(text: str) -> tuple[int, int]:
     except ValueError:
         raise ValueError(f"{text!r} is not an interval like 09:00-17:00") from None
     if not start < end:
-        raise ValueError(f"{text!r} must end after it starts")
+        raise ValueError(f"{text!r} is not an interval: it must end after it starts")
     return start, end
 
 
@@ -84,6 +84,11 @@ class Calendar(BaseModel):
     def to_local(self, instant: datetime) -> datetime:
         """Naive local wall time of a UTC instant."""
         return (instant.astimezone(UTC) + self.offset_at(instant)).replace(tzinfo=None)
+
+    def in_zone(self, instant: datetime) -> datetime:
+        """The instant with the calendar's UTC offset, as people in that zone read it."""
+        offset = self.offset_at(instant)
+        return instant.astimezone(timezone(offset))
 
     def to_utc(self, wall: datetime) -> datetime:
         """The UTC instant of a naive local wall time: the earlier one in a repeated hour, the

@@ -30,6 +30,7 @@ def free_port() -> int:
 def e2e_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     data_dir: Path = tmp_path_factory.mktemp("slaflow-data")
     return Settings(
+        config=Path(__file__).parent / "sla-test.yaml",
         data_dir=data_dir,
         task_queue=f"slaflow-e2e-{uuid.uuid4().hex[:8]}",
         api_port=free_port(),

@@ -1,4 +1,4 @@
-"""Record the saved histories the replay test runs: `python -m tests.histories.record`.
+"""Record the saved histories the replay test runs: `python -m tests.histories.record NAME`.
 
 Run it only to add histories of a new workflow version; never regenerate old ones, since
 they stand for tickets that are already running in production.
@@ -16,9 +16,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.ledger import Ledger
+from config.resolve import policy_snapshot
 from settings import load_config_file
 from sla.actions import ChangeTicket, Close, Comment, Pause, Reopen, Resolve, Respond, Resume
-from sla.policy import PolicySnapshot
+from sla.policy import PolicySnapshot, parse_config
 from sla.priorities import Priority
 from sla.ticket import OpenTicket, Ticket
 from tests.workflows.helpers import open_ticket, ticket_worker
@@ -103,8 +104,53 @@ async def record_indexed(policy: PolicySnapshot) -> None:
             print(f"wrote {path} ({len(history.events)} events)")
 
 
-if __name__ == "__main__":
-    asyncio.run(main())
-    asyncio.run(
-        record_indexed(load_config_file(HERE.parent.parent / "config" / "sla.yaml").snapshot())
+async def record_business_hours() -> None:
+    """v2: a ticket under a Berlin office calendar with public holidays, paused over a night."""
+    from tests.workflows.test_business_hours import BERLIN_OFFICE
+
+    config = parse_config(
+        {
+            "default_policy": "business",
+            "calendars": {"berlin-office": BERLIN_OFFICE},
+            "policies": {
+                "business": {
+                    "calendar": "berlin-office",
+                    "targets": {p: {"response": "1h", "resolution": "8h"} for p in Priority},
+                }
+            },
+        }
     )
+    opened = datetime(2027, 5, 14, 14, 30, tzinfo=UTC)
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        async with env, ticket_worker(env.client, "record", Ledger(Path(tmp) / "l.db")):
+            policy = policy_snapshot(config, opened)
+            handle = await open_ticket(env.client, "record", policy, Priority.P2, opened)
+            now = await env.get_current_time()
+            await env.sleep(datetime(2027, 5, 18, 7, 0, tzinfo=UTC) - now)
+            await handle.execute_update(TicketWorkflow.pause, Pause(reason="need logs"))
+            await env.sleep(timedelta(hours=20))
+            await handle.execute_update(TicketWorkflow.resume, Resume())
+            await env.sleep(timedelta(hours=30))
+            await handle.execute_update(TicketWorkflow.resolve, Resolve(agent_id="alice"))
+            await handle.execute_update(TicketWorkflow.close, Close())
+            await handle.result()
+            history = await handle.fetch_history()
+            path = HERE / "v2-business-hours.json"
+            path.write_text(history.to_json())
+            print(f"wrote {path} ({len(history.events)} events)")
+
+
+if __name__ == "__main__":
+    which = sys.argv[1] if len(sys.argv) > 1 else ""
+    if which == "v1":
+        asyncio.run(main())
+        shipped = load_config_file(HERE.parent.parent / "config" / "sla.yaml").snapshot()
+        asyncio.run(record_indexed(shipped))
+    elif which == "v2-business-hours":
+        asyncio.run(record_business_hours())
+    else:
+        sys.exit("usage: python -m tests.histories.record v1|v2-business-hours")
