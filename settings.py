@@ -17,6 +17,7 @@ from temporalio.envconfig import ClientConfig
 from config import shipped_config_path
 from config.resolve import check_edges
 from sla.policy import ConfigError, SlaConfig, parse_config
+from store import Store
 
 DEFAULT_TASK_QUEUE = "slaflow-tickets"
 
@@ -43,6 +44,14 @@ class Settings(BaseSettings):
     # Open tickets a worker keeps in memory; an action on an evicted ticket costs a replay.
     max_cached_workflows: int = 10_000
     max_request_seconds: float = 10.0
+    # The store that outlives Temporal's retention; a SQLite file in the data dir by default.
+    database_url: str | None = None
+
+    def store(self) -> Store:
+        """Opens the store, migrating it to the current schema."""
+        if self.database_url:
+            return Store(self.database_url)
+        return Store.at(self.data_dir / "slaflow.sqlite3")
 
     @cached_property
     def sla_config(self) -> SlaConfig:

@@ -1,29 +1,38 @@
-"""SLA activities: escalate, warn, record a penalty. Idempotent by the effect's key."""
+"""SLA activities: escalate, warn, record penalties, rewards and outcomes, each once by key."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 
 from temporalio import activity
 
-from activities.ledger import Ledger
-from activities.names import ESCALATE, RECORD_PENALTY, SEND_WARNING
+from activities.names import (
+    ESCALATE,
+    RECORD_PENALTY,
+    RECORD_REWARD,
+    RECORD_TICKET,
+    SEND_WARNING,
+)
 from sla.effects import Effect
+from sla.outcome import TicketOutcome
+from store import Store
 
 log = logging.getLogger("slaflow.activities")
 
 
 class SlaActivities:
-    """Activities with dependencies injected: tests give them a real ledger in a temp dir."""
+    """Activities with dependencies injected: tests give them a real store in a temp dir."""
 
-    def __init__(self, ledger: Ledger) -> None:
-        self._ledger = ledger
+    def __init__(self, store: Store) -> None:
+        self._store = store
 
-    async def _record_once(self, effect: Effect, action: str) -> bool:
-        fields = effect.model_dump(mode="json")
-        first = await asyncio.to_thread(self._ledger.record, effect.key, effect.kind.value, fields)
+    async def _record_once(
+        self, effect: Effect, action: str, record: Callable[[Effect], bool]
+    ) -> bool:
+        first = await asyncio.to_thread(record, effect)
         info = activity.info()
         # One structured line per action; titles and descriptions never reach the logs.
         log.info(
@@ -38,6 +47,8 @@ class SlaActivities:
                     "level": effect.level,
                     "notify": effect.notify,
                     "percent": None if effect.percent is None else str(effect.percent),
+                    "amount": None if effect.amount is None else str(effect.amount),
+                    "unit": effect.unit,
                     "attempt": info.attempt,
                     "duplicate": not first,
                 }
@@ -48,13 +59,22 @@ class SlaActivities:
     @activity.defn(name=ESCALATE)
     async def escalate(self, effect: Effect) -> bool:
         """Tell the level's audience; webhooks and e-mail hang off this record."""
-        return await self._record_once(effect, "escalated")
+        return await self._record_once(effect, "escalated", self._store.record_notification)
 
     @activity.defn(name=SEND_WARNING)
     async def send_warning(self, effect: Effect) -> bool:
-        return await self._record_once(effect, "warned")
+        return await self._record_once(effect, "warned", self._store.record_notification)
 
     @activity.defn(name=RECORD_PENALTY)
     async def record_penalty(self, effect: Effect) -> bool:
-        """Record the breach and its credit percentage (when the policy has credits)."""
-        return await self._record_once(effect, "penalty_recorded")
+        """Record the breach and its credit (once: the store's unique key)."""
+        return await self._record_once(effect, "penalty_recorded", self._store.record_credit)
+
+    @activity.defn(name=RECORD_REWARD)
+    async def record_reward(self, effect: Effect) -> bool:
+        return await self._record_once(effect, "reward_recorded", self._store.record_credit)
+
+    @activity.defn(name=RECORD_TICKET)
+    async def record_ticket(self, outcome: TicketOutcome) -> None:
+        """Keep the ticket's row current, so reports outlive Temporal's retention."""
+        await asyncio.to_thread(self._store.record_ticket, outcome)

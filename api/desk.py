@@ -68,7 +68,7 @@ class Desk:
             title=body.title,
             description=body.description,
             priority=body.priority,
-            policy=policy_snapshot(self.config, now),
+            policy=policy_snapshot(self.config, now, body.customer_id),
             opened_at=now,
         )
         # The workflow computes the same state from the same input: no query round trip.

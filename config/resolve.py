@@ -99,13 +99,15 @@ def extended(calendar: Calendar, around: datetime) -> Calendar:
 
 
 def policy_snapshot(
-    config: SlaConfig, at: datetime, policy_name: str | None = None
+    config: SlaConfig, at: datetime, customer_id: str | None = None
 ) -> PolicySnapshot:
-    """The promise a ticket opened at `at` is under: policy, targets and resolved calendar."""
-    name = policy_name or config.default_policy
+    """The promise a ticket opened at `at` is under: the customer's policy and contract, and
+    the policy's calendar resolved for the ticket's horizon."""
+    name = config.policy_for(customer_id) if customer_id else config.default_policy
     calendar_name = config.policies[name].calendar
     calendar = resolve_calendar(calendar_name, config.calendars.get(calendar_name), at)
-    return config.snapshot(name, calendar)
+    contract = config.contract_for(customer_id) if customer_id else None
+    return config.snapshot(name, calendar, contract)
 
 
 def check_edges(config: SlaConfig, now: datetime) -> None:

@@ -16,6 +16,7 @@ class EffectKind(StrEnum):
     WARNING = "warning"
     ESCALATION = "escalation"
     PENALTY = "penalty"
+    REWARD = "reward"
 
 
 class Effect(BaseModel):
@@ -29,6 +30,9 @@ class Effect(BaseModel):
     at: datetime
     notify: list[str] = []
     percent: Decimal | None = None
+    # Penalties and rewards: money in the contract's currency, a percent, or a reward's unit.
+    amount: Decimal | None = None
+    unit: str | None = None
     fraction: float | None = None
 
     @property

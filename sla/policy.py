@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from itertools import pairwise
 from typing import Annotated, Any
 
@@ -18,25 +18,12 @@ from pydantic import (
 )
 
 from sla.calendar import ALWAYS, ALWAYS_CALENDAR, WEEKDAYS, Calendar, parse_interval
+from sla.contracts import AvailabilityTerms, Contract, Customer, RewardRule
 from sla.durations import parse_duration
+from sla.percent import Percent
 from sla.priorities import Priority
 
-
-def _percent(value: object) -> Decimal:
-    text = str(value).strip()
-    if isinstance(value, bool) or not text:
-        raise ValueError(f"{value!r} is not a percentage: write 2% or 0.5%")
-    try:
-        number = Decimal(text.removesuffix("%").strip())
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not a percentage: write 2% or 0.5%") from None
-    if not number.is_finite() or number < 0 or number > 100:
-        raise ValueError(f"{value!r} must be between 0% and 100%")
-    return number
-
-
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-Percent = Annotated[Decimal, BeforeValidator(_percent)]
 
 
 class _Strict(BaseModel):
@@ -114,6 +101,7 @@ class Policy(_Strict):
     targets: dict[Priority, Targets]
     escalation: list[EscalationLevel] = list(DEFAULT_ESCALATION)
     credits: CreditRules | None = None
+    rewards: RewardRule | None = None
     auto_close_after: Duration = timedelta(days=7)
 
     @field_validator("warn_at")
@@ -150,7 +138,10 @@ class PolicySnapshot(_Strict):
     targets: dict[Priority, Targets]
     escalation: list[EscalationLevel]
     credits: CreditRules | None = None
+    rewards: RewardRule | None = None
     auto_close_after: timedelta
+    # The customer's fee and currency; None for a customer without a contract.
+    contract: Contract | None = None
 
     def penalty_percent(self, metric: str, priority: Priority) -> Decimal | None:
         if self.credits is None:
@@ -165,6 +156,8 @@ class SlaConfig(_Strict):
     default_policy: str
     calendars: dict[str, CalendarSpec] = {}
     policies: dict[str, Policy] = Field(min_length=1)
+    customers: dict[str, Customer] = {}
+    availability: AvailabilityTerms = AvailabilityTerms()
 
     @model_validator(mode="after")
     def _references(self) -> SlaConfig:
@@ -182,10 +175,31 @@ class SlaConfig(_Strict):
                     f"policies.{name}.calendar: unknown calendar {policy.calendar!r} "
                     f"(known: {', '.join(known)})"
                 )
+        for customer_id, customer in self.customers.items():
+            if customer.policy is not None and customer.policy not in self.policies:
+                raise ValueError(
+                    f"customers.{customer_id}.policy: unknown policy {customer.policy!r} "
+                    f"(known: {', '.join(sorted(self.policies))})"
+                )
         return self
 
+    def policy_for(self, customer_id: str) -> str:
+        customer = self.customers.get(customer_id)
+        return (customer.policy if customer else None) or self.default_policy
+
+    def contract_for(self, customer_id: str) -> Contract | None:
+        customer = self.customers.get(customer_id)
+        if customer is None:
+            return None
+        return Contract(
+            customer_id=customer_id, monthly_fee=customer.monthly_fee, currency=customer.currency
+        )
+
     def snapshot(
-        self, policy_name: str | None = None, calendar: Calendar | None = None
+        self,
+        policy_name: str | None = None,
+        calendar: Calendar | None = None,
+        contract: Contract | None = None,
     ) -> PolicySnapshot:
         """The policy frozen for a ticket; a named calendar must come resolved from the edge."""
         name = policy_name or self.default_policy
@@ -201,7 +215,9 @@ class SlaConfig(_Strict):
             targets=policy.targets,
             escalation=policy.escalation,
             credits=policy.credits,
+            rewards=policy.rewards,
             auto_close_after=policy.auto_close_after,
+            contract=contract,
         )
 
 

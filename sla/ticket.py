@@ -252,18 +252,25 @@ class Ticket:
         self.state.ever_breached = True
         self._record(at, "breached", None, metric=clock.metric.value, cycle=clock.cycle)
         percent = self.policy.penalty_percent(clock.metric.value, self.state.priority)
+        amount, unit = None, None
         if percent is not None:
+            # A customer with a contract is credited money; one without sees the percentage.
+            contract = self.policy.contract
+            amount = contract.money(percent) if contract else percent
+            unit = contract.currency if contract else "percent"
             self.state.credits.append(
                 CreditRecord(
                     kind="penalty",
                     metric=clock.metric,
-                    amount=percent,
-                    unit="percent",
+                    amount=amount,
+                    unit=unit,
                     at=at,
                     cycle=clock.cycle,
                 )
             )
-        return [self._effect(EffectKind.PENALTY, clock, at, percent=percent)]
+        return [
+            self._effect(EffectKind.PENALTY, clock, at, percent=percent, amount=amount, unit=unit)
+        ]
 
     def _warn(self, clock: SlaClock, now: datetime) -> list[Effect]:
         if clock.state is not ClockState.RUNNING:
@@ -377,7 +384,28 @@ class Ticket:
         self.state.status = TicketStatus.RESOLVED
         self.state.resolved_at = now
         self._record(now, "resolved", action.agent_id)
-        return []
+        return self._reward(self.state.resolution, now)
+
+    def _reward(self, clock: SlaClock, now: datetime) -> list[Effect]:
+        """Beating the SLA: met within the policy's fraction of the target earns the reward."""
+        rule = self.policy.rewards
+        if rule is None or clock.state is not ClockState.MET:
+            return []
+        if clock.elapsed > clock.target * rule.resolved_within:
+            return []
+        reward = rule.reward
+        self.state.credits.append(
+            CreditRecord(
+                kind="reward",
+                metric=clock.metric,
+                amount=reward.amount,
+                unit=reward.unit,
+                at=now,
+                cycle=clock.cycle,
+            )
+        )
+        self._record(now, "rewarded", None, amount=str(reward.amount), unit=reward.unit)
+        return [self._effect(EffectKind.REWARD, clock, now, amount=reward.amount, unit=reward.unit)]
 
     def _check_close(self, action: Close) -> None:
         if self.state.status is TicketStatus.CLOSED:

@@ -11,7 +11,14 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.names import ESCALATE, EXTEND_CALENDAR, RECORD_PENALTY, SEND_WARNING
+    from activities.names import (
+        ESCALATE,
+        EXTEND_CALENDAR,
+        RECORD_PENALTY,
+        RECORD_REWARD,
+        RECORD_TICKET,
+        SEND_WARNING,
+    )
     from sla.actions import (
         Action,
         ActionRejected,
@@ -26,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from sla.calendar import Calendar, CalendarExtension
     from sla.effects import EffectKind
+    from sla.outcome import TicketOutcome, outcome_of
     from sla.ticket import OpenTicket, Ticket, TicketState
     from workflows.search_attributes import (
         TICKET_STATUS,
@@ -38,6 +46,7 @@ ACTIVITY_FOR_EFFECT = {
     EffectKind.ESCALATION: ESCALATE,
     EffectKind.WARNING: SEND_WARNING,
     EffectKind.PENALTY: RECORD_PENALTY,
+    EffectKind.REWARD: RECORD_REWARD,
 }
 # Side effects must happen, so they retry until they do; the ledger key keeps them single.
 EFFECT_RETRY = RetryPolicy(
@@ -49,6 +58,8 @@ EFFECT_RETRY = RetryPolicy(
 EFFECT_TIMEOUT = timedelta(seconds=30)
 # A calendar snapshot is extended this long before its horizon (400 days) runs out.
 CALENDAR_MARGIN = timedelta(days=60)
+# Patches: each names a change of commands that tickets started before it must not see.
+RECORD_OUTCOMES = "record-outcomes-in-store"
 
 
 @workflow.defn(name="TicketWorkflow")
@@ -59,6 +70,7 @@ class TicketWorkflow:
         self._changed = False
         self._in_flight: list[workflow.ActivityHandle[bool]] = []
         self._indexed: IndexValues | None = None
+        self._recorded: TicketOutcome | None = None
 
     @workflow.run
     async def run(self, new: OpenTicket) -> TicketState:
@@ -69,6 +81,7 @@ class TicketWorkflow:
             await self._keep_calendar_ahead()
             self._ticket.on_time(workflow.now())
             self._dispatch_effects()
+            await self._record_outcome()
             if indexed:
                 self._update_index()
             if self._ticket.closed:
@@ -113,6 +126,22 @@ class TicketWorkflow:
             retry_policy=EFFECT_RETRY,
         )
         self._ticket.change_calendar(fresh)
+
+    async def _record_outcome(self) -> None:
+        """Keep the store's row of this ticket current (a local activity: no extra round trip)."""
+        if not workflow.patched(RECORD_OUTCOMES):
+            return
+        outcome = outcome_of(self._ticket.state)
+        if outcome == self._recorded:
+            return
+        await workflow.execute_local_activity(
+            RECORD_TICKET,
+            outcome,
+            start_to_close_timeout=EFFECT_TIMEOUT,
+            retry_policy=EFFECT_RETRY,
+            summary="record outcome",
+        )
+        self._recorded = outcome
 
     def _dispatch_effects(self) -> None:
         self._in_flight = [h for h in self._in_flight if not h.done()]

@@ -1,4 +1,4 @@
-"""SLA activities run for real (ActivityEnvironment) against a real SQLite ledger."""
+"""SLA activities run for real (ActivityEnvironment) against a real SQLite store."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.ledger import Ledger
 from activities.sla import SlaActivities
 from sla.clock import Metric
 from sla.effects import Effect, EffectKind
 from sla.priorities import Priority
+from store import Store
 
 AT = datetime(2026, 11, 27, 9, 15, tzinfo=UTC)
 
@@ -36,26 +36,26 @@ def effect(kind: EffectKind, level: int = 0, cycle: int = 1) -> Effect:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger(tmp_path / "ledger.sqlite3")
+def store(tmp_path: Path) -> Store:
+    return Store.at(tmp_path / "store.sqlite3")
 
 
-async def test_a_retried_penalty_is_recorded_once(ledger: Ledger) -> None:
-    activities = SlaActivities(ledger)
+async def test_a_retried_penalty_is_recorded_once(store: Store) -> None:
+    activities = SlaActivities(store)
     env = ActivityEnvironment()
     first = await env.run(activities.record_penalty, effect(EffectKind.PENALTY))
     retry = await env.run(activities.record_penalty, effect(EffectKind.PENALTY))
     assert (first, retry) == (True, False)
-    [row] = ledger.events("T-1")
+    [row] = store.events("T-1")
     assert (row["kind"], row["metric"], row["percent"]) == ("penalty", "response", "2")
 
 
-async def test_each_escalation_level_and_cycle_is_its_own_record(ledger: Ledger) -> None:
-    activities = SlaActivities(ledger)
+async def test_each_escalation_level_and_cycle_is_its_own_record(store: Store) -> None:
+    activities = SlaActivities(store)
     env = ActivityEnvironment()
     for level, cycle in [(1, 1), (2, 1), (1, 2), (1, 1)]:
         await env.run(activities.escalate, effect(EffectKind.ESCALATION, level, cycle))
-    keys = [row["key"] for row in ledger.events("T-1")]
+    keys = [row["key"] for row in store.events("T-1")]
     assert keys == [
         "T-1:escalation:response:c1:l1",
         "T-1:escalation:response:c1:l2",
@@ -64,11 +64,11 @@ async def test_each_escalation_level_and_cycle_is_its_own_record(ledger: Ledger)
 
 
 async def test_the_ledger_outlives_the_process(tmp_path: Path) -> None:
-    path = tmp_path / "ledger.sqlite3"
+    path = tmp_path / "store.sqlite3"
     await ActivityEnvironment().run(
-        SlaActivities(Ledger(path)).send_warning, effect(EffectKind.WARNING)
+        SlaActivities(Store.at(path)).send_warning, effect(EffectKind.WARNING)
     )
-    reopened = Ledger(path)
+    reopened = Store.at(path)
     again = await ActivityEnvironment().run(
         SlaActivities(reopened).send_warning, effect(EffectKind.WARNING)
     )
@@ -77,12 +77,10 @@ async def test_the_ledger_outlives_the_process(tmp_path: Path) -> None:
 
 
 async def test_each_action_logs_one_structured_line_without_ticket_text(
-    ledger: Ledger, caplog: pytest.LogCaptureFixture
+    store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="slaflow.activities")
-    await ActivityEnvironment().run(
-        SlaActivities(ledger).escalate, effect(EffectKind.ESCALATION, 1)
-    )
+    await ActivityEnvironment().run(SlaActivities(store).escalate, effect(EffectKind.ESCALATION, 1))
     [record] = caplog.records
     line = json.loads(record.getMessage())
     assert line["event"] == "escalated"

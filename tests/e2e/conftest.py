@@ -13,9 +13,9 @@ import pytest
 import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
-from activities.ledger import Ledger
 from api.app import create_app
 from settings import Settings
+from store import Store
 from worker import build_worker
 
 
@@ -39,16 +39,16 @@ def e2e_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def ledger(e2e_settings: Settings) -> Ledger:
-    return Ledger(e2e_settings.data_dir / "ledger.sqlite3")
+def store(e2e_settings: Settings) -> Store:
+    return Store.at(e2e_settings.data_dir / "store.sqlite3")
 
 
 @pytest.fixture(scope="session")
 async def api_url(
-    dev_env: WorkflowEnvironment, e2e_settings: Settings, ledger: Ledger
+    dev_env: WorkflowEnvironment, e2e_settings: Settings, store: Store
 ) -> AsyncIterator[str]:
     """A worker and the API served by uvicorn on a real port, as `slaflow up` runs them."""
-    worker = build_worker(dev_env.client, e2e_settings, ledger)
+    worker = build_worker(dev_env.client, e2e_settings, store)
     worker_task = asyncio.create_task(worker.run())
     server = uvicorn.Server(
         uvicorn.Config(

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.ledger import Ledger
 from api.app import create_app
 from settings import Settings
+from store import Store
 
 
 async def open_ticket(http: httpx.AsyncClient, customer: str, **extra: Any) -> dict[str, Any]:
@@ -226,7 +226,7 @@ async def test_healthz_and_policies(http: httpx.AsyncClient) -> None:
 
 
 async def test_priority_change_while_paused_applies_new_targets_to_paused_clocks(
-    http: httpx.AsyncClient, customer: str, ledger: Ledger
+    http: httpx.AsyncClient, customer: str, store: Store
 ) -> None:
     tid = (await open_ticket(http, customer, priority="P3"))["ticket_id"]
     paused = await http.post(f"/tickets/{tid}/pause", json={"reason": "waiting for logs"})
@@ -237,7 +237,7 @@ async def test_priority_change_while_paused_applies_new_targets_to_paused_clocks
     body = changed.json()
     assert body["priority"] == "P1"
     assert (body["response"]["state"], body["response"]["target_seconds"]) == ("paused", 900)
-    assert ledger.events(tid) == []  # seconds elapsed, far from the P1 targets: no breach
+    assert store.events(tid) == []  # seconds elapsed, far from the P1 targets: no breach
     twice = await http.post(f"/tickets/{tid}/pause", json={"reason": "again"})
     assert twice.status_code == 409
     assert "already waiting on the customer" in twice.json()["detail"]

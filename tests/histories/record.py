@@ -15,13 +15,13 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.ledger import Ledger
 from config.resolve import policy_snapshot
 from settings import load_config_file
 from sla.actions import ChangeTicket, Close, Comment, Pause, Reopen, Resolve, Respond, Resume
 from sla.policy import PolicySnapshot, parse_config
 from sla.priorities import Priority
 from sla.ticket import OpenTicket, Ticket
+from store import Store
 from tests.workflows.helpers import open_ticket, ticket_worker
 from workflows.search_attributes import ALL_KEYS, initial_search_attributes
 from workflows.ticket import TicketWorkflow
@@ -37,7 +37,7 @@ async def main() -> None:
         data_converter=pydantic_data_converter,
     )
     with tempfile.TemporaryDirectory() as tmp:
-        async with env, ticket_worker(env.client, "record", Ledger(Path(tmp) / "l.db")):
+        async with env, ticket_worker(env.client, "record", Store.at(Path(tmp) / "l.db")):
             client = env.client
             # 1. Handled in time, closed.
             met = await open_ticket(client, "record", policy)
@@ -76,7 +76,7 @@ async def record_indexed(policy: PolicySnapshot) -> None:
         search_attributes=ALL_KEYS,
     )
     with tempfile.TemporaryDirectory() as tmp:
-        async with env, ticket_worker(env.client, "record", Ledger(Path(tmp) / "l.db")):
+        async with env, ticket_worker(env.client, "record", Store.at(Path(tmp) / "l.db")):
             new = OpenTicket(
                 ticket_id="indexed-1",
                 customer_id="acme",
@@ -126,7 +126,7 @@ async def record_business_hours() -> None:
         data_converter=pydantic_data_converter,
     )
     with tempfile.TemporaryDirectory() as tmp:
-        async with env, ticket_worker(env.client, "record", Ledger(Path(tmp) / "l.db")):
+        async with env, ticket_worker(env.client, "record", Store.at(Path(tmp) / "l.db")):
             policy = policy_snapshot(config, opened)
             handle = await open_ticket(env.client, "record", policy, Priority.P2, opened)
             now = await env.get_current_time()

@@ -11,10 +11,10 @@ from datetime import datetime
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.worker import Worker
 
-from activities.ledger import Ledger
 from sla.policy import PolicySnapshot
 from sla.priorities import Priority
 from sla.ticket import OpenTicket, TicketState
+from store import Store
 from worker import ticket_activities
 from workflows.ticket import TicketWorkflow
 
@@ -23,7 +23,7 @@ _opened: dict[str, list[WorkflowHandle[TicketWorkflow, TicketState]]] = {}
 
 
 @asynccontextmanager
-async def ticket_worker(client: Client, task_queue: str, ledger: Ledger) -> AsyncIterator[Worker]:
+async def ticket_worker(client: Client, task_queue: str, store: Store) -> AsyncIterator[Worker]:
     """A worker for the test; tickets it leaves open are terminated when it stops.
 
     On the time-skipping server a ticket left running without a worker holds a workflow task
@@ -33,7 +33,7 @@ async def ticket_worker(client: Client, task_queue: str, ledger: Ledger) -> Asyn
         client,
         task_queue=task_queue,
         workflows=[TicketWorkflow],
-        activities=ticket_activities(ledger),
+        activities=ticket_activities(store),
         activity_executor=ThreadPoolExecutor(max_workers=2),
     ) as worker:
         try:

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.ledger import Ledger
 from config.resolve import policy_snapshot
 from sla.clock import ClockState
 from sla.policy import PolicySnapshot, SlaConfig, parse_config
 from sla.priorities import Priority
+from store import Store
 from tests.workflows.helpers import open_ticket, state_of, ticket_worker
 
 BERLIN_OFFICE = {
@@ -50,7 +50,7 @@ async def test_p2_opened_friday_before_whit_monday_is_due_and_breached_on_tuesda
     # Friday 2027-05-14 16:30 in Berlin (CEST, UTC+2); Monday the 17th is Whit Monday.
     opened = datetime(2027, 5, 14, 14, 30, tzinfo=UTC)
     policy = policy_snapshot(business_config, opened)
-    async with ticket_worker(time_env.client, task_queue, Ledger(tmp_path / "l.db")):
+    async with ticket_worker(time_env.client, task_queue, Store.at(tmp_path / "l.db")):
         handle = await open_ticket(
             time_env.client, task_queue, policy, Priority.P2, opened_at=opened
         )
@@ -75,14 +75,23 @@ async def test_a_long_ticket_extends_its_calendar_before_the_horizon_runs_out(
     # A snapshot resolved long ago: its horizon ends within the 60-day margin.
     stale: PolicySnapshot = policy_snapshot(business_config, now - timedelta(days=350))
     assert stale.calendar.horizon_end is not None
-    async with ticket_worker(time_env.client, task_queue, Ledger(tmp_path / "l.db")):
+    async with ticket_worker(time_env.client, task_queue, Store.at(tmp_path / "l.db")):
         handle = await open_ticket(time_env.client, task_queue, stale, Priority.P3)
         state = await state_of(handle)
         history = await handle.fetch_history()
 
-    markers = [e for e in history.events if e.HasField("marker_recorded_event_attributes")]
-    assert len(markers) == 1  # the extend_calendar local activity, recorded once
-    details = markers[0].marker_recorded_event_attributes.details
+    markers = [
+        e.marker_recorded_event_attributes.details
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+    ]
+    extensions = [
+        m
+        for m in markers
+        if "data" in m and b'"activity_type":"extend_calendar"' in m["data"].payloads[0].data
+    ]
+    assert len(extensions) == 1  # the extend_calendar local activity, recorded once
+    details = extensions[0]
     result = json.loads(details["result"].payloads[0].data)
     assert date.fromisoformat(result["horizon_end"]) > stale.calendar.horizon_end
     assert state.response.due_at is not None

@@ -14,12 +14,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from activities.ledger import Ledger
 from api.history import fetch_runs
 from sla.actions import Comment, Respond
 from sla.policy import PolicySnapshot
 from sla.priorities import Priority
 from sla.ticket import OpenTicket, Ticket
+from store import Store
 from tests.workflows.helpers import state_of, ticket_worker
 from workflows.search_attributes import ALL_KEYS, initial_search_attributes
 from workflows.ticket import TicketWorkflow
@@ -55,7 +55,7 @@ async def test_ticket_with_hundreds_of_comments_continues_as_new_with_all_its_st
         priority=Priority.P2,
         policy=standard_policy,
     )
-    async with ticket_worker(client, task_queue, Ledger(tmp_path / "l.db")):
+    async with ticket_worker(client, task_queue, Store.at(tmp_path / "l.db")):
         handle = await client.start_workflow(
             TicketWorkflow.run,
             new,

@@ -9,19 +9,19 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.ledger import Ledger
 from sla.actions import ChangeTicket, Comment, Pause, Reopen, Resolve, Respond, Resume
 from sla.clock import ClockState
 from sla.policy import EscalationLevel, PolicySnapshot
 from sla.priorities import Priority
 from sla.ticket import TicketStatus
+from store import Store
 from tests.workflows.helpers import open_ticket, state_of, ticket_worker
 from workflows.ticket import TicketWorkflow
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger(tmp_path / "ledger.sqlite3")
+def store(tmp_path: Path) -> Store:
+    return Store.at(tmp_path / "store.sqlite3")
 
 
 @pytest.fixture
@@ -35,9 +35,9 @@ def chained_policy(standard_policy: PolicySnapshot) -> PolicySnapshot:
 
 
 async def test_pause_stops_the_clocks_and_resume_moves_due_times_by_the_paused_time(
-    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, ledger: Ledger
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, store: Store
 ) -> None:
-    async with ticket_worker(time_env.client, task_queue, ledger):
+    async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy)
         opened = await state_of(handle)
         await time_env.sleep(timedelta(minutes=5))
@@ -50,7 +50,7 @@ async def test_pause_stops_the_clocks_and_resume_moves_due_times_by_the_paused_t
     assert paused.status is TicketStatus.WAITING_ON_CUSTOMER
     assert paused.response.due_at is None and paused.resolution.due_at is None
     assert still.response.state is ClockState.PAUSED and not still.ever_breached
-    assert ledger.events(opened.ticket_id) == []
+    assert store.events(opened.ticket_id) == []
     assert resumed.status is TicketStatus.OPEN
     assert resumed.response.due_at is not None and opened.response.due_at is not None
     paused_for = resumed.updated_at - paused.updated_at
@@ -59,9 +59,9 @@ async def test_pause_stops_the_clocks_and_resume_moves_due_times_by_the_paused_t
 
 
 async def test_pausing_twice_or_resuming_a_running_ticket_is_refused(
-    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, ledger: Ledger
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, store: Store
 ) -> None:
-    async with ticket_worker(time_env.client, task_queue, ledger):
+    async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy)
         with pytest.raises(WorkflowUpdateFailedError) as running:
             await handle.execute_update(TicketWorkflow.resume, Resume())
@@ -74,10 +74,10 @@ async def test_pausing_twice_or_resuming_a_running_ticket_is_refused(
 
 
 async def test_priority_change_keeps_paused_time_out_of_the_elapsed_time(
-    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, ledger: Ledger
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, store: Store
 ) -> None:
     """P3 -> P1 after 10 min running and 2 h paused: 10 min elapsed, 5 min left of P1's 15."""
-    async with ticket_worker(time_env.client, task_queue, ledger):
+    async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy, Priority.P3)
         await time_env.sleep(timedelta(minutes=10))
         await handle.execute_update(TicketWorkflow.pause, Pause(reason="logs"))
@@ -100,9 +100,9 @@ async def test_priority_change_keeps_paused_time_out_of_the_elapsed_time(
 
 
 async def test_priority_change_past_the_new_target_breaches_at_once_with_a_penalty(
-    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, ledger: Ledger
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, store: Store
 ) -> None:
-    async with ticket_worker(time_env.client, task_queue, ledger):
+    async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy, Priority.P3)
         await time_env.sleep(timedelta(minutes=30))
         changed = await handle.execute_update(
@@ -114,14 +114,14 @@ async def test_priority_change_past_the_new_target_breaches_at_once_with_a_penal
     assert changed.response.state is ClockState.BREACHED
     assert changed.response.breached_at == changed.updated_at
     assert state.escalation_level == 1
-    kinds = sorted(e["kind"] for e in ledger.events(state.ticket_id))
+    kinds = sorted(e["kind"] for e in store.events(state.ticket_id))
     assert kinds == ["escalation", "penalty"]
 
 
 async def test_reopen_starts_a_new_resolution_cycle_and_keeps_the_old_one(
-    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, ledger: Ledger
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, store: Store
 ) -> None:
-    async with ticket_worker(time_env.client, task_queue, ledger):
+    async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy)
         await handle.execute_update(TicketWorkflow.respond, Respond(agent_id="a"))
         await time_env.sleep(timedelta(hours=3))  # resolution breached
@@ -141,9 +141,9 @@ async def test_reopen_starts_a_new_resolution_cycle_and_keeps_the_old_one(
 
 
 async def test_closed_ticket_cannot_be_reopened(
-    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, ledger: Ledger
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, store: Store
 ) -> None:
-    async with ticket_worker(time_env.client, task_queue, ledger):
+    async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy)
         with pytest.raises(WorkflowUpdateFailedError) as open_one:
             await handle.execute_update(TicketWorkflow.reopen, Reopen())
@@ -159,17 +159,17 @@ async def test_closed_ticket_cannot_be_reopened(
 
 
 async def test_warnings_fire_once_per_fraction_and_cycle(
-    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, ledger: Ledger
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, store: Store
 ) -> None:
     policy = standard_policy.model_copy(update={"warn_at": [0.5, 0.75]})
-    async with ticket_worker(time_env.client, task_queue, ledger):
+    async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, policy)
         await time_env.sleep(timedelta(minutes=13))
         await handle.signal(TicketWorkflow.comment_signal, Comment(author="a", body="nudge"))
         await time_env.sleep(timedelta(minutes=1))
         state = await state_of(handle)
 
-    warnings = [e for e in ledger.events(state.ticket_id) if e["kind"] == "warning"]
+    warnings = [e for e in store.events(state.ticket_id) if e["kind"] == "warning"]
     assert sorted(w["fraction"] for w in warnings) == [0.5, 0.75]
     assert {w["metric"] for w in warnings} == {"response"}
     assert state.response.warned_fractions == [0.5, 0.75]
@@ -177,9 +177,9 @@ async def test_warnings_fire_once_per_fraction_and_cycle(
 
 
 async def test_every_escalation_level_fires_until_the_clock_is_met(
-    time_env: WorkflowEnvironment, task_queue: str, chained_policy: PolicySnapshot, ledger: Ledger
+    time_env: WorkflowEnvironment, task_queue: str, chained_policy: PolicySnapshot, store: Store
 ) -> None:
-    async with ticket_worker(time_env.client, task_queue, ledger):
+    async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, chained_policy)
         await time_env.sleep(timedelta(minutes=50))  # response breached at 15, level 2 at 45
         await handle.execute_update(TicketWorkflow.respond, Respond(agent_id="a"))
@@ -203,14 +203,14 @@ async def test_every_escalation_level_fires_until_the_clock_is_met(
         timedelta(hours=4),
     ]
     assert state.escalation_level == 3
-    escalations = [e for e in ledger.events(state.ticket_id) if e["kind"] == "escalation"]
+    escalations = [e for e in store.events(state.ticket_id) if e["kind"] == "escalation"]
     assert len(escalations) == 5
 
 
 async def test_assignment_and_comments_are_in_state_and_timeline(
-    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, ledger: Ledger
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, store: Store
 ) -> None:
-    async with ticket_worker(time_env.client, task_queue, ledger):
+    async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy)
         await handle.execute_update(
             TicketWorkflow.change, ChangeTicket(assignee="bob", actor="lead")

@@ -10,24 +10,24 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.ledger import Ledger
 from sla.actions import Close, Comment, Resolve, Respond
 from sla.clock import ClockState
 from sla.policy import PolicySnapshot
 from sla.ticket import TicketStatus
+from store import Store
 from tests.workflows.helpers import open_ticket, state_of, ticket_worker
 from workflows.ticket import TicketWorkflow
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger(tmp_path / "ledger.sqlite3")
+def store(tmp_path: Path) -> Store:
+    return Store.at(tmp_path / "store.sqlite3")
 
 
 async def test_ticket_handled_in_time_meets_both_clocks_and_escalates_nothing(
-    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, ledger: Ledger
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, store: Store
 ) -> None:
-    async with ticket_worker(time_env.client, task_queue, ledger):
+    async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy)
         await time_env.sleep(timedelta(minutes=5))
         state = await handle.execute_update(TicketWorkflow.respond, Respond(agent_id="alice"))
@@ -43,13 +43,13 @@ async def test_ticket_handled_in_time_meets_both_clocks_and_escalates_nothing(
     assert final.resolution.state is ClockState.MET
     assert final.escalations == []
     assert final.escalation_level == 0
-    assert ledger.events(final.ticket_id) == []
+    assert store.events(final.ticket_id) == []
 
 
 async def test_response_deadline_breaches_at_its_due_time_and_escalates_with_a_penalty(
-    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, ledger: Ledger
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, store: Store
 ) -> None:
-    async with ticket_worker(time_env.client, task_queue, ledger):
+    async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy)
         await time_env.sleep(timedelta(minutes=16))
         state = await state_of(handle)
@@ -59,14 +59,14 @@ async def test_response_deadline_breaches_at_its_due_time_and_escalates_with_a_p
     assert state.resolution.state is ClockState.RUNNING
     assert state.escalation_level == 1
     assert [(e.metric.value, e.level) for e in state.escalations] == [("response", 1)]
-    kinds = sorted((e["kind"], e["metric"]) for e in ledger.events(state.ticket_id))
+    kinds = sorted((e["kind"], e["metric"]) for e in store.events(state.ticket_id))
     assert kinds == [("escalation", "response"), ("penalty", "response"), ("warning", "response")]
 
 
 async def test_resolution_deadline_breaches_after_a_timely_response(
-    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, ledger: Ledger
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, store: Store
 ) -> None:
-    async with ticket_worker(time_env.client, task_queue, ledger):
+    async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy)
         await handle.execute_update(TicketWorkflow.respond, Respond(agent_id="alice"))
         await time_env.sleep(timedelta(hours=2, minutes=1))
@@ -80,19 +80,19 @@ async def test_resolution_deadline_breaches_after_a_timely_response(
     # A breached clock completed later stays breached and says when it was completed.
     assert late.resolution.state is ClockState.BREACHED
     assert late.resolution.completed_at is not None
-    penalties = [e for e in ledger.events(state.ticket_id) if e["kind"] == "penalty"]
+    penalties = [e for e in store.events(state.ticket_id) if e["kind"] == "penalty"]
     assert [p["metric"] for p in penalties] == ["resolution"]
 
 
 async def test_penalty_carries_the_policy_credit_percentage(
-    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, ledger: Ledger
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, store: Store
 ) -> None:
     from sla.policy import CreditRules
 
     policy = standard_policy.model_copy(
         update={"credits": CreditRules.model_validate({"response_breach": {"P1": "2%"}})}
     )
-    async with ticket_worker(time_env.client, task_queue, ledger):
+    async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, policy)
         await time_env.sleep(timedelta(minutes=20))
         state = await state_of(handle)
@@ -100,14 +100,14 @@ async def test_penalty_carries_the_policy_credit_percentage(
     assert [(c.kind, c.metric.value, str(c.amount), c.unit) for c in state.credits] == [
         ("penalty", "response", "2", "percent")
     ]
-    penalty = next(e for e in ledger.events(state.ticket_id) if e["kind"] == "penalty")
+    penalty = next(e for e in store.events(state.ticket_id) if e["kind"] == "penalty")
     assert penalty["percent"] == "2"
 
 
 async def test_actions_after_close_are_rejected(
-    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, ledger: Ledger
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, store: Store
 ) -> None:
-    async with ticket_worker(time_env.client, task_queue, ledger):
+    async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy)
         with pytest.raises(WorkflowUpdateFailedError) as not_yet:
             await handle.execute_update(TicketWorkflow.close, Close())
@@ -125,9 +125,9 @@ async def test_actions_after_close_are_rejected(
 
 
 async def test_duplicate_signals_change_the_ticket_once(
-    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, ledger: Ledger
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, store: Store
 ) -> None:
-    async with ticket_worker(time_env.client, task_queue, ledger):
+    async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy)
         for _ in range(2):
             await handle.signal(

@@ -1,0 +1,216 @@
+"""Store access: SQLite file by default, PostgreSQL by URL; each write is idempotent by key."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from sla.availability import Incident
+from sla.effects import Effect
+from sla.outcome import TicketOutcome
+from store.models import CreditRow, IncidentRow, NotificationRow, TicketRow
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path.resolve()}"
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    # WAL lets the API read while a worker writes; the timeout waits out a writer.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Store:
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if migrate:
+            self.migrate()
+
+    @classmethod
+    def at(cls, path: Path) -> Store:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return cls(sqlite_url(path))
+
+    def migrate(self) -> None:
+        from store.migrate import upgrade
+
+        upgrade(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def _insert_once(self, row: CreditRow | NotificationRow) -> bool:
+        try:
+            with self.session() as session:
+                session.add(row)
+            return True
+        except IntegrityError:
+            return False  # the unique key: this effect was recorded before
+
+    # -- written by activities -----------------------------------------------------------
+
+    def record_notification(self, effect: Effect) -> bool:
+        return self._insert_once(
+            NotificationRow(
+                key=effect.key,
+                kind=effect.kind.value,
+                ticket_id=effect.ticket_id,
+                customer_id=effect.customer_id,
+                metric=effect.metric.value,
+                cycle=effect.cycle,
+                level=effect.level,
+                at=effect.at,
+                payload=effect.model_dump_json(),
+                recorded_at=datetime.now(UTC),
+            )
+        )
+
+    def record_credit(self, effect: Effect) -> bool:
+        return self._insert_once(
+            CreditRow(
+                key=effect.key,
+                kind=effect.kind.value,
+                ticket_id=effect.ticket_id,
+                customer_id=effect.customer_id,
+                priority=effect.priority.value,
+                metric=effect.metric.value,
+                cycle=effect.cycle,
+                percent=None if effect.percent is None else str(effect.percent),
+                amount=None if effect.amount is None else str(effect.amount),
+                unit=effect.unit,
+                at=effect.at,
+                recorded_at=datetime.now(UTC),
+            )
+        )
+
+    def record_ticket(self, outcome: TicketOutcome) -> None:
+        values = outcome.model_dump(mode="python")
+        values["priority"] = outcome.priority.value
+        with self.session() as session:
+            row = session.get(TicketRow, outcome.ticket_id)
+            if row is None:
+                session.add(TicketRow(**values, updated_at=datetime.now(UTC)))
+            else:
+                for name, value in values.items():
+                    setattr(row, name, value)
+                row.updated_at = datetime.now(UTC)
+
+    # -- incidents --------------------------------------------------------------------------
+
+    def add_incident(self, incident: Incident) -> None:
+        with self.session() as session:
+            session.add(IncidentRow(**incident.model_dump()))
+
+    def end_incident(self, incident_id: str, ended_at: datetime) -> Incident | None:
+        with self.session() as session:
+            row = session.get(IncidentRow, incident_id)
+            if row is None:
+                return None
+            row.ended_at = ended_at
+            return _incident(row)
+
+    def incident(self, incident_id: str) -> Incident | None:
+        with self.session() as session:
+            row = session.get(IncidentRow, incident_id)
+            return None if row is None else _incident(row)
+
+    def incidents(self, start: datetime, end: datetime, service: str | None) -> list[Incident]:
+        """Incidents overlapping [start, end)."""
+        query = select(IncidentRow).where(
+            IncidentRow.started_at < end,
+            (IncidentRow.ended_at.is_(None)) | (IncidentRow.ended_at > start),
+        )
+        if service is not None:
+            query = query.where(IncidentRow.service == service)
+        with self.session() as session:
+            rows = session.scalars(query.order_by(IncidentRow.started_at)).all()
+            return [_incident(r) for r in rows]
+
+    def open_incident(self, service: str, source: str) -> Incident | None:
+        query = select(IncidentRow).where(
+            IncidentRow.service == service,
+            IncidentRow.source == source,
+            IncidentRow.ended_at.is_(None),
+        )
+        with self.session() as session:
+            row = session.scalars(query).first()
+            return None if row is None else _incident(row)
+
+    # -- read by the API --------------------------------------------------------------------
+
+    def credits(self, customer_id: str, start: datetime, end: datetime) -> list[CreditRow]:
+        query = select(CreditRow).where(
+            CreditRow.customer_id == customer_id, CreditRow.at >= start, CreditRow.at < end
+        )
+        with self.session() as session:
+            return list(session.scalars(query.order_by(CreditRow.at, CreditRow.id)).all())
+
+    def tickets_opened(self, customer_id: str, start: datetime, end: datetime) -> int:
+        query = select(func.count()).where(
+            TicketRow.customer_id == customer_id,
+            TicketRow.opened_at >= start,
+            TicketRow.opened_at < end,
+        )
+        with self.session() as session:
+            return int(session.scalar(query) or 0)
+
+    def ticket_rows(
+        self, start: datetime, end: datetime, customer_id: str | None = None
+    ) -> list[TicketRow]:
+        query = select(TicketRow).where(TicketRow.opened_at >= start, TicketRow.opened_at < end)
+        if customer_id is not None:
+            query = query.where(TicketRow.customer_id == customer_id)
+        with self.session() as session:
+            return list(session.scalars(query).all())
+
+    def ticket(self, ticket_id: str) -> TicketRow | None:
+        with self.session() as session:
+            return session.get(TicketRow, ticket_id)
+
+    def events(self, ticket_id: str | None = None) -> list[dict[str, Any]]:
+        """Every recorded effect of a ticket (or all), credits and notifications, in order."""
+        out: list[dict[str, Any]] = []
+        with self.session() as session:
+            for model in (CreditRow, NotificationRow):
+                query = select(model)
+                if ticket_id is not None:
+                    query = query.where(model.ticket_id == ticket_id)
+                for row in session.scalars(query):
+                    fields = {c.name: getattr(row, c.name) for c in model.__table__.columns}
+                    fields.pop("id")
+                    if isinstance(row, NotificationRow):
+                        fields.update(json.loads(fields.pop("payload")))
+                    out.append(fields)
+        return sorted(out, key=lambda f: (f["recorded_at"], f["key"]))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _incident(row: IncidentRow) -> Incident:
+    return Incident(
+        id=row.id,
+        service=row.service,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        note=row.note,
+        source=row.source,
+    )
