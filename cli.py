@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
 from settings import Settings, connect_temporal
+from store import Store
 from sla.policy import ConfigError
 from worker import build_worker
 from workflows.search_attributes import ALL_KEYS
@@ -153,9 +154,9 @@ class _ApiServer(uvicorn.Server):
         yield
 
 
-def _api_server(settings: Settings, client: Client) -> _ApiServer:
+def _api_server(settings: Settings, client: Client, store: Store) -> _ApiServer:
     config = uvicorn.Config(
-        create_app(settings, client),
+        create_app(settings, client, store),
         host=settings.api_host,
         port=settings.api_port,
         log_level="warning",
@@ -178,8 +179,9 @@ async def _until_signalled(*tasks: asyncio.Task[Any]) -> None:
 
 async def serve(settings: Settings, *, run_worker: bool, run_api: bool, client: Client) -> None:
     tasks: list[asyncio.Task[Any]] = []
-    api = _api_server(settings, client) if run_api else None
-    worker = build_worker(client, settings) if run_worker else None
+    store = await asyncio.to_thread(settings.store)  # migrates to the current schema
+    api = _api_server(settings, client, store) if run_api else None
+    worker = build_worker(client, settings, store) if run_worker else None
     if worker is not None:
         tasks.append(asyncio.create_task(worker.run(), name="worker"))
     if api is not None:
@@ -267,7 +269,11 @@ async def _run(args: argparse.Namespace) -> None:
     client = await connect_when_ready(settings)
     if args.command == "setup":
         await register_search_attributes(client)
-        print(f"slaflow: search attributes registered on {client.namespace}", file=sys.stderr)
+        await asyncio.to_thread(settings.store)  # runs the store's migrations
+        print(
+            f"slaflow: search attributes registered on {client.namespace}; store migrated",
+            file=sys.stderr,
+        )
     elif args.command == "worker":
         await serve(settings, run_worker=True, run_api=False, client=client)
     elif args.command == "api":

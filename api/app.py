@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -12,12 +13,16 @@ from temporalio.client import Client
 from api.desk import Desk
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
-from api.routes import calendars, health, policies, tickets
+from api.routes import availability, calendars, customers, health, policies, tickets
 from settings import Settings, connect_temporal
+from store import Store
 
 
-def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
-    """The API; give `client` to share one (tests, `slaflow up`), else it connects at startup."""
+def create_app(
+    settings: Settings | None = None, client: Client | None = None, store: Store | None = None
+) -> FastAPI:
+    """The API; give `client` and `store` to share them (tests, `slaflow up`), else it opens
+    its own at startup."""
     settings = settings or Settings()
     config = settings.sla_config  # a bad config fails here, before serving anything
 
@@ -25,6 +30,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         temporal = client or await connect_temporal(settings)
         app.state.settings = settings
+        app.state.store = store or await asyncio.to_thread(settings.store)
         app.state.desk = Desk(
             temporal,
             config,
@@ -45,4 +51,6 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(health.router)
     app.include_router(policies.router)
     app.include_router(calendars.router)
+    app.include_router(customers.router)
+    app.include_router(availability.router)
     return app

@@ -8,11 +8,17 @@ from fastapi import Depends, Request
 
 from api.desk import Desk
 from settings import Settings
+from store import Store
 
 
 def get_desk(request: Request) -> Desk:
     desk: Desk = request.app.state.desk
     return desk
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
 
 
 def get_settings(request: Request) -> Settings:
@@ -22,3 +28,4 @@ def get_settings(request: Request) -> Settings:
 
 DeskDep = Annotated[Desk, Depends(get_desk)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[Store, Depends(get_store)]

@@ -181,6 +181,11 @@ class Store:
         with self.session() as session:
             return list(session.scalars(query).all())
 
+    def knows_customer(self, customer_id: str) -> bool:
+        query = select(TicketRow.ticket_id).where(TicketRow.customer_id == customer_id).limit(1)
+        with self.session() as session:
+            return session.scalar(query) is not None
+
     def ticket(self, ticket_id: str) -> TicketRow | None:
         with self.session() as session:
             return session.get(TicketRow, ticket_id)
