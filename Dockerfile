@@ -17,7 +17,8 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY api ./api
 COPY config ./config
-COPY worker.py cli.py settings.py ./
+COPY store ./store
+COPY worker.py cli.py cluster.py settings.py ./
 
 # /data is created here, owned by the runtime user, so a named volume mounted on it
 # (SLAFLOW_DATA_DIR=/data in docker-compose.yml) starts out writable by that user.

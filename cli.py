@@ -17,31 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
+from cluster import CLI_TYPE, attribute_type, ensure_schedules, register_search_attributes
 from settings import Settings, connect_temporal
-from store import Store
 from sla.policy import ConfigError
+from store import Store
 from worker import build_worker
 from workflows.search_attributes import ALL_KEYS
 
 log = logging.getLogger("slaflow")
-
-_INDEXED_TYPE = {
-    "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "BOOL": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
-    "DATETIME": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-    "INT": IndexedValueType.INDEXED_VALUE_TYPE_INT,
-}
-_CLI_TYPE = {"KEYWORD": "Keyword", "BOOL": "Bool", "DATETIME": "Datetime", "INT": "Int"}
-
-
-def _attribute_type(key: Any) -> str:
-    return str(key.indexed_value_type.name).removeprefix("INDEXED_VALUE_TYPE_")
 
 
 def temporal_cli() -> str:
@@ -69,7 +55,7 @@ def dev_server_args(settings: Settings) -> list[str]:
         "--dynamic-config-value", "matching.numTaskqueueWritePartitions=1",
     ]  # fmt: skip
     for key in ALL_KEYS:
-        args += ["--search-attribute", f"{key.name}={_CLI_TYPE[_attribute_type(key)]}"]
+        args += ["--search-attribute", f"{key.name}={CLI_TYPE[attribute_type(key)]}"]
     if settings.ui:
         args += ["--ui-port", str(settings.ui_port), "--ui-disable-news-fetch"]
     else:
@@ -125,25 +111,6 @@ async def connect_when_ready(
             if asyncio.get_running_loop().time() > deadline:
                 raise SystemExit(f"slaflow: cannot reach Temporal: {exc}") from None
             await asyncio.sleep(0.25)
-
-
-async def register_search_attributes(client: Client) -> None:
-    """Idempotent: adds the ticket search attributes a cluster does not have yet."""
-    wanted = {key.name: _INDEXED_TYPE[_attribute_type(key)] for key in ALL_KEYS}
-    try:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=wanted)
-        )
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.ALREADY_EXISTS:
-            raise
-        for name, kind in wanted.items():  # some exist: add the missing ones one by one
-            with contextlib.suppress(RPCError):
-                await client.operator_service.add_search_attributes(
-                    AddSearchAttributesRequest(
-                        namespace=client.namespace, search_attributes={name: kind}
-                    )
-                )
 
 
 class _ApiServer(uvicorn.Server):
@@ -218,10 +185,12 @@ async def _up(settings: Settings) -> None:
     )
     if settings.temporal_address:
         client = await connect_when_ready(settings)
+        await ensure_schedules(client, settings)
         await serve(settings, run_worker=True, run_api=True, client=client)
         return
     with embedded_temporal(settings) as process:
         client = await connect_when_ready(settings, process)
+        await ensure_schedules(client, settings)
         print(
             f"slaflow: API on http://{settings.api_host}:{settings.api_port}, Temporal on "
             f"127.0.0.1:{settings.temporal_port}"
@@ -269,6 +238,7 @@ async def _run(args: argparse.Namespace) -> None:
     client = await connect_when_ready(settings)
     if args.command == "setup":
         await register_search_attributes(client)
+        await ensure_schedules(client, settings)
         await asyncio.to_thread(settings.store)  # runs the store's migrations
         print(
             f"slaflow: search attributes registered on {client.namespace}; store migrated",

@@ -10,9 +10,11 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.calendars import extend_calendar
+from activities.contracts import ContractActivities
 from activities.sla import SlaActivities
 from settings import Settings
 from store import Store
+from workflows.contracts import AvailabilityProbeWorkflow, MonthlyStatementsWorkflow
 from workflows.ticket import TicketWorkflow
 
 
@@ -30,11 +32,17 @@ def ticket_activities(store: Store) -> list[Callable[..., Any]]:
 
 
 def build_worker(client: Client, settings: Settings, store: Store | None = None) -> Worker:
+    store = store or settings.store()
+    contracts = ContractActivities(store, settings.sla_config)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[TicketWorkflow],
-        activities=ticket_activities(store or settings.store()),
+        workflows=[TicketWorkflow, AvailabilityProbeWorkflow, MonthlyStatementsWorkflow],
+        activities=[
+            *ticket_activities(store),
+            contracts.probe_availability,
+            contracts.close_month,
+        ],
         # extend_calendar is a quick sync activity; sync activities need an executor.
         activity_executor=ThreadPoolExecutor(max_workers=4),
         max_cached_workflows=settings.max_cached_workflows,

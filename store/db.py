@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from sla.availability import Incident
 from sla.effects import Effect
 from sla.outcome import TicketOutcome
-from store.models import CreditRow, IncidentRow, NotificationRow, TicketRow
+from store.models import (
+    CreditRow,
+    IncidentRow,
+    NotificationRow,
+    ProbeStateRow,
+    StatementRow,
+    TicketRow,
+)
 
 
 def sqlite_url(path: Path) -> str:
@@ -153,6 +160,75 @@ class Store:
         with self.session() as session:
             row = session.scalars(query).first()
             return None if row is None else _incident(row)
+
+    def probe_result(
+        self, service: str, ok: bool, now: datetime, threshold: int
+    ) -> tuple[str, Incident | None]:
+        """Fold one check into the probe's state; opens or ends the probe's incident.
+
+        Returns what happened ("up", "down", "opened", "ended") and the incident concerned.
+        """
+        with self.session() as session:
+            state = session.get(ProbeStateRow, service, with_for_update=True)
+            if state is None:
+                state = ProbeStateRow(service=service, failures=0, checked_at=now)
+                session.add(state)
+            state.checked_at = now
+            open_row = session.scalars(
+                select(IncidentRow).where(
+                    IncidentRow.service == service,
+                    IncidentRow.source == "probe",
+                    IncidentRow.ended_at.is_(None),
+                )
+            ).first()
+            if ok:
+                state.failures, state.first_failure_at = 0, None
+                if open_row is None:
+                    return "up", None
+                open_row.ended_at = now
+                return "ended", _incident(open_row)
+            state.failures += 1
+            state.first_failure_at = state.first_failure_at or now
+            if open_row is not None or state.failures < threshold:
+                return "down", None if open_row is None else _incident(open_row)
+            # The outage began with the first failed check, not when the threshold was met.
+            row = IncidentRow(
+                id=f"probe-{service}-{int(state.first_failure_at.timestamp())}",
+                service=service,
+                started_at=state.first_failure_at,
+                ended_at=None,
+                note=f"opened by the probe after {state.failures} failed checks",
+                source="probe",
+            )
+            session.add(row)
+            return "opened", _incident(row)
+
+    def close_statement(
+        self,
+        customer_id: str,
+        month: str,
+        payload: str,
+        total: str,
+        currency: str | None,
+        now: datetime,
+    ) -> bool:
+        """Freeze a month's statement; False if that month was closed before."""
+        try:
+            with self.session() as session:
+                session.add(
+                    StatementRow(
+                        customer_id=customer_id, month=month, credit_total=total,
+                        currency=currency, payload=payload, closed_at=now,
+                    )
+                )  # fmt: skip
+            return True
+        except IntegrityError:
+            return False
+
+    def closed_statements(self, month: str) -> list[StatementRow]:
+        with self.session() as session:
+            query = select(StatementRow).where(StatementRow.month == month)
+            return list(session.scalars(query.order_by(StatementRow.customer_id)).all())
 
     # -- read by the API --------------------------------------------------------------------
 

@@ -112,3 +112,30 @@ class IncidentRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     note: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16), default="manual")
+
+
+class ProbeStateRow(Base):
+    """The availability probe's consecutive failures, carried from one scheduled check to the
+    next."""
+
+    __tablename__ = "probe_state"
+
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class StatementRow(Base):
+    """A closed month's statement per customer, frozen when the month was closed."""
+
+    __tablename__ = "statements"
+    __table_args__ = (UniqueConstraint("customer_id", "month", name="uq_statements_month"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(64))
+    month: Mapped[str] = mapped_column(String(7))
+    credit_total: Mapped[str] = mapped_column(String(40))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    payload: Mapped[str] = mapped_column(Text)
+    closed_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -1,0 +1,65 @@
+"""Contract activities: the availability probe's check and closing a month's statements."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime
+
+import httpx
+from temporalio import activity
+
+from activities.names import CLOSE_MONTH, PROBE_AVAILABILITY
+from sla.policy import SlaConfig
+from sla.schedules import ClosedMonth, CloseMonth, ProbeCheck, ProbeOutcome
+from store import Store
+from store.statements import statement_for
+
+log = logging.getLogger("slaflow.activities")
+
+
+class ContractActivities:
+    def __init__(self, store: Store, config: SlaConfig) -> None:
+        self._store = store
+        self._config = config
+
+    @activity.defn(name=PROBE_AVAILABILITY)
+    async def probe_availability(self, check: ProbeCheck) -> ProbeOutcome:
+        try:
+            async with httpx.AsyncClient(timeout=check.timeout_seconds) as http:
+                response = await http.get(check.url)
+            ok, detail = response.is_success, f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            ok, detail = False, f"{type(exc).__name__}: {exc}"
+        happened, incident = await asyncio.to_thread(
+            self._store.probe_result, check.service, ok, datetime.now(UTC), check.failures
+        )
+        incident_id = incident.id if incident else None
+        if happened in ("opened", "ended"):
+            line = {"event": f"incident_{happened}", "service": check.service,
+                    "incident_id": incident_id, "detail": detail}  # fmt: skip
+            log.info(json.dumps(line))
+        return ProbeOutcome(ok=ok, detail=detail, happened=happened, incident_id=incident_id)
+
+    @activity.defn(name=CLOSE_MONTH)
+    async def close_month(self, request: CloseMonth) -> ClosedMonth:
+        """Freeze each contracted customer's statement for the month, once."""
+        assert request.month is not None
+        closed = []
+        for customer_id in sorted(self._config.customers):
+            statement = await asyncio.to_thread(
+                statement_for, self._store, self._config, customer_id, request.month,
+                datetime.now(UTC),
+            )  # fmt: skip
+            first = await asyncio.to_thread(
+                self._store.close_statement, customer_id, request.month,
+                statement.model_dump_json(), str(statement.credit_total), statement.currency,
+                datetime.now(UTC),
+            )  # fmt: skip
+            if first:
+                closed.append(customer_id)
+                log.info(json.dumps({"event": "statement_closed", "customer_id": customer_id,
+                                     "month": request.month,
+                                     "credit_total": str(statement.credit_total)}))  # fmt: skip
+        return ClosedMonth(month=request.month, customers=closed)

@@ -1,0 +1,116 @@
+"""What slaflow sets up on a Temporal cluster: search attributes and its schedules."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from settings import Settings
+from sla.schedules import CloseMonth, ProbeCheck
+from workflows.contracts import AvailabilityProbeWorkflow, MonthlyStatementsWorkflow
+from workflows.search_attributes import ALL_KEYS
+
+STATEMENTS_SCHEDULE = "slaflow-monthly-statements"
+PROBE_SCHEDULE = "slaflow-availability-probe"
+
+_INDEXED_TYPE = {
+    "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "BOOL": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+    "DATETIME": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    "INT": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+}
+CLI_TYPE = {"KEYWORD": "Keyword", "BOOL": "Bool", "DATETIME": "Datetime", "INT": "Int"}
+
+
+def attribute_type(key: Any) -> str:
+    return str(key.indexed_value_type.name).removeprefix("INDEXED_VALUE_TYPE_")
+
+
+async def register_search_attributes(client: Client) -> None:
+    """Idempotent: adds the ticket search attributes a cluster does not have yet."""
+    wanted = {key.name: _INDEXED_TYPE[attribute_type(key)] for key in ALL_KEYS}
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=wanted)
+        )
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.ALREADY_EXISTS:
+            raise
+        for name, kind in wanted.items():  # some exist: add the missing ones one by one
+            with contextlib.suppress(RPCError):
+                await client.operator_service.add_search_attributes(
+                    AddSearchAttributesRequest(
+                        namespace=client.namespace, search_attributes={name: kind}
+                    )
+                )
+
+
+async def _upsert_schedule(client: Client, schedule_id: str, schedule: Schedule) -> None:
+    try:
+        await client.create_schedule(schedule_id, schedule)
+    except ScheduleAlreadyRunningError:
+
+        async def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=schedule)
+
+        await client.get_schedule_handle(schedule_id).update(replace)
+
+
+async def ensure_schedules(client: Client, settings: Settings) -> None:
+    """Monthly statements always; the availability probe when the config has one."""
+    await _upsert_schedule(
+        client,
+        STATEMENTS_SCHEDULE,
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                MonthlyStatementsWorkflow.run,
+                CloseMonth(),
+                id="slaflow-monthly-statements",
+                task_queue=settings.task_queue,
+            ),
+            # Five minutes into the 1st, UTC: the month before is over everywhere it counts.
+            spec=ScheduleSpec(cron_expressions=["5 0 1 * *"]),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        ),
+    )
+    terms = settings.sla_config.availability
+    probe_handle = client.get_schedule_handle(PROBE_SCHEDULE)
+    if terms.probe is None:
+        with contextlib.suppress(RPCError):
+            await probe_handle.delete()
+        return
+    await _upsert_schedule(
+        client,
+        PROBE_SCHEDULE,
+        Schedule(
+            action=ScheduleActionStartWorkflow(
+                AvailabilityProbeWorkflow.run,
+                ProbeCheck(
+                    url=terms.probe.url,
+                    service=terms.service,
+                    failures=terms.probe.failures,
+                    timeout_seconds=terms.probe.timeout.total_seconds(),
+                ),
+                id="slaflow-availability-probe",
+                task_queue=settings.task_queue,
+            ),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=terms.probe.every)]),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+        ),
+    )

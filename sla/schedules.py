@@ -1,0 +1,36 @@
+"""Inputs of the scheduled workflows: the availability probe and the monthly statements."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class ProbeCheck(BaseModel):
+    url: str
+    service: str
+    failures: int
+    timeout_seconds: float
+
+
+class ProbeOutcome(BaseModel):
+    ok: bool
+    detail: str
+    happened: str  # "up", "down", "opened", "ended"
+    incident_id: str | None = None
+
+
+class CloseMonth(BaseModel):
+    # The month to close (YYYY-MM); None closes the month before the run's own time.
+    month: str | None = None
+
+
+class ClosedMonth(BaseModel):
+    month: str
+    customers: list[str]
+
+
+def previous_month(now: datetime) -> str:
+    year, month = (now.year, now.month - 1) if now.month > 1 else (now.year - 1, 12)
+    return f"{year:04d}-{month:02d}"

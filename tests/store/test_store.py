@@ -1,0 +1,98 @@
+"""The store keeps each effect once, outcomes current and incidents straight, on both databases."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sla.availability import Incident
+from sla.clock import Metric
+from sla.effects import Effect, EffectKind
+from sla.outcome import TicketOutcome
+from sla.priorities import Priority
+from store import Store
+
+AT = datetime(2026, 11, 3, 9, 15, tzinfo=UTC)
+
+
+def penalty(ticket: str = "T-1", metric: Metric = Metric.RESPONSE, cycle: int = 1) -> Effect:
+    return Effect(
+        kind=EffectKind.PENALTY,
+        ticket_id=ticket,
+        customer_id="acme",
+        priority=Priority.P1,
+        metric=metric,
+        cycle=cycle,
+        at=AT,
+        percent=Decimal("2"),
+        amount=Decimal("200.000"),
+        unit="EUR",
+    )
+
+
+def test_a_credit_is_recorded_once_however_often_it_is_sent(store: Store) -> None:
+    assert store.record_credit(penalty()) is True
+    assert store.record_credit(penalty()) is False
+    assert store.record_credit(penalty(cycle=2)) is True
+    rows = store.credits("acme", AT - timedelta(days=1), AT + timedelta(days=1))
+    assert [(r.cycle, r.amount, r.unit) for r in rows] == [
+        (1, "200.000", "EUR"),
+        (2, "200.000", "EUR"),
+    ]
+
+
+def test_concurrent_retries_of_one_credit_record_it_once(store: Store) -> None:
+    results: list[bool] = []
+
+    def send() -> None:
+        results.append(store.record_credit(penalty(ticket="T-race")))
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False] * 7 + [True]
+
+
+def test_times_come_back_as_aware_utc(store: Store) -> None:
+    store.record_credit(penalty())
+    [row] = store.credits("acme", AT - timedelta(hours=1), AT + timedelta(hours=1))
+    assert row.at == AT and row.at.utcoffset() == timedelta(0)
+
+
+def test_ticket_outcome_is_kept_current(store: Store) -> None:
+    outcome = TicketOutcome(
+        ticket_id="T-1", customer_id="acme", priority=Priority.P1, policy="standard",
+        status="open", opened_at=AT, first_response_at=None, responded_by=None,
+        resolved_at=None, resolved_by=None, closed_at=None, response_state="running",
+        resolution_state="running", response_seconds=None, resolution_seconds=None,
+        response_breached_at=None, resolution_breached_at=None, breaches=0,
+        escalation_level=0, cycles=1,
+    )  # fmt: skip
+    store.record_ticket(outcome)
+    store.record_ticket(outcome.model_copy(update={"status": "closed", "closed_at": AT}))
+    row = store.ticket("T-1")
+    assert row is not None and (row.status, row.closed_at) == ("closed", AT)
+    assert store.tickets_opened("acme", AT - timedelta(days=1), AT + timedelta(days=1)) == 1
+    assert store.knows_customer("acme") and not store.knows_customer("globex")
+
+
+def test_incidents_overlapping_a_window_are_found_and_can_be_ended(store: Store) -> None:
+    store.add_incident(Incident(id="i1", started_at=AT, note="db"))
+    store.add_incident(
+        Incident(id="i2", started_at=AT - timedelta(days=40), ended_at=AT - timedelta(days=39))
+    )
+    window = store.incidents(AT - timedelta(days=1), AT + timedelta(days=1), "platform")
+    assert [i.id for i in window] == ["i1"]
+    ended = store.end_incident("i1", AT + timedelta(minutes=50))
+    assert ended is not None and ended.ended_at == AT + timedelta(minutes=50)
+    assert store.end_incident("nope", AT) is None
+    assert store.open_incident("platform", "manual") is None
+
+
+def test_migrating_again_changes_nothing(store: Store) -> None:
+    store.record_credit(penalty())
+    store.migrate()
+    assert len(store.events("T-1")) == 1
