@@ -104,7 +104,7 @@ def policy_snapshot(
     """The promise a ticket opened at `at` is under: the customer's policy and contract, and
     the policy's calendar resolved for the ticket's horizon."""
     name = config.policy_for(customer_id) if customer_id else config.default_policy
-    calendar_name = config.policies[name].calendar
+    calendar_name = config.calendar_for(customer_id)
     calendar = resolve_calendar(calendar_name, config.calendars.get(calendar_name), at)
     contract = config.contract_for(customer_id) if customer_id else None
     return config.snapshot(name, calendar, contract)

@@ -22,6 +22,7 @@ class Customer(_Strict):
     """A customer's contract as config writes it."""
 
     policy: str | None = None  # the default policy when not given
+    calendar: str | None = None  # the policy's calendar when not given
     monthly_fee: Decimal = Field(ge=0)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
 

@@ -181,7 +181,20 @@ class SlaConfig(_Strict):
                     f"customers.{customer_id}.policy: unknown policy {customer.policy!r} "
                     f"(known: {', '.join(sorted(self.policies))})"
                 )
+            if customer.calendar is not None and customer.calendar not in known:
+                raise ValueError(
+                    f"customers.{customer_id}.calendar: unknown calendar {customer.calendar!r} "
+                    f"(known: {', '.join(known)})"
+                )
         return self
+
+    def calendar_for(self, customer_id: str | None) -> str:
+        customer = self.customers.get(customer_id) if customer_id else None
+        if customer is not None and customer.calendar is not None:
+            return customer.calendar
+        return self.policies[
+            self.policy_for(customer_id) if customer_id else self.default_policy
+        ].calendar
 
     def policy_for(self, customer_id: str) -> str:
         customer = self.customers.get(customer_id)

@@ -19,6 +19,14 @@ from tests.e2e.conftest import free_port
 
 SHORT_CONFIG = """
 default_policy: standard
+calendars:
+  berlin-office:
+    timezone: Europe/Berlin
+    hours: {mon: ["09:00-17:00"], tue: ["09:00-17:00"], wed: ["09:00-17:00"],
+            thu: ["09:00-17:00"], fri: ["09:00-17:00"]}
+    holiday_country: DE
+customers:
+  globex: {calendar: berlin-office, monthly_fee: 1000, currency: EUR}
 policies:
   standard:
     calendar: always
@@ -116,6 +124,14 @@ def test_escalates_by_itself_and_resumes_every_ticket_after_kill_9(product: Prod
     assert escalated["response"]["state"] == "breached"
     assert escalated["escalations"][0]["notify"] == ["team-lead"]
 
+    # A ticket on business hours: its due times must read the same after the restart.
+    httpx.post(
+        f"{product.url}/tickets",
+        json={"title": "Invoice", "priority": "P3", "customer_id": "globex", "ticket_id": "T-3"},
+        timeout=10,
+    )
+    business = ticket(product, "T-3")
+    assert business["calendar"] == "berlin-office"
     # A P2 whose response deadline (8 s) falls while everything is dead.
     httpx.post(
         f"{product.url}/tickets",
@@ -134,6 +150,11 @@ def test_escalates_by_itself_and_resumes_every_ticket_after_kill_9(product: Prod
     # Detected after the restart, dated at the true deadline.
     assert datetime.fromisoformat(late["response"]["breached_at"]) == created + timedelta(seconds=8)
     assert ticket(product, "T-1") == escalated  # nothing escalated or charged twice
+    after = ticket(product, "T-3")
+    assert (after["response"]["due_at"], after["resolution"]["due_at"]) == (
+        business["response"]["due_at"],
+        business["resolution"]["due_at"],
+    )
 
 
 def test_sigterm_stops_the_whole_tree_cleanly(product: Product) -> None:
