@@ -18,7 +18,7 @@ COPY activities ./activities
 COPY api ./api
 COPY config ./config
 COPY store ./store
-COPY worker.py cli.py cluster.py settings.py ./
+COPY worker.py cli.py cluster.py settings.py telemetry.py ./
 
 # /data is created here, owned by the runtime user, so a named volume mounted on it
 # (SLAFLOW_DATA_DIR=/data in docker-compose.yml) starts out writable by that user.

@@ -23,6 +23,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: lint typecheck
+	$(BIN)/slaflow replay tests/histories/*.json
 	$(BIN)/pytest -q
 
 clean:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import ctypes
 import ipaddress
+import json
 import logging
 import shutil
 import signal
@@ -17,14 +18,21 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from prometheus_client import start_http_server
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from api.app import create_app
-from cluster import CLI_TYPE, attribute_type, ensure_schedules, register_search_attributes
+from cluster import CLI_TYPE, attribute_type, prepare, register_search_attributes
 from settings import Settings, connect_temporal
+from sla.availability import month_bounds
 from sla.policy import ConfigError
+from sla.reports import report_csv, report_table, sla_report
 from store import Store
-from worker import build_worker
+from store.history import histories_in
+from telemetry import configure_logging
+from worker import WORKFLOWS, build_worker
 from workflows.search_attributes import ALL_KEYS
 
 log = logging.getLogger("slaflow")
@@ -185,12 +193,12 @@ async def _up(settings: Settings) -> None:
     )
     if settings.temporal_address:
         client = await connect_when_ready(settings)
-        await ensure_schedules(client, settings)
+        await prepare(client, settings)
         await serve(settings, run_worker=True, run_api=True, client=client)
         return
     with embedded_temporal(settings) as process:
         client = await connect_when_ready(settings, process)
-        await ensure_schedules(client, settings)
+        await prepare(client, settings)
         print(
             f"slaflow: API on http://{settings.api_host}:{settings.api_port}, Temporal on "
             f"127.0.0.1:{settings.temporal_port}"
@@ -211,6 +219,14 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--temporal-port", type=int, help="Temporal port (SLAFLOW_TEMPORAL_PORT)")
     up.add_argument("--ui-port", type=int, help="Temporal Web UI port (SLAFLOW_UI_PORT)")
     up.add_argument("--no-ui", dest="ui", action="store_false", default=None, help="no Web UI")
+    report = commands.add_parser("report", help="SLA compliance for a month, as a table")
+    report.add_argument("--month", required=True, help="YYYY-MM")
+    report.add_argument("--customer", help="one customer only")
+    report.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    replay = commands.add_parser(
+        "replay", help="replay archived or saved histories against this code"
+    )
+    replay.add_argument("files", nargs="+", type=Path, help="archive or history JSON files")
     for name, text in (
         ("worker", "a worker only, for TEMPORAL_ADDRESS"),
         ("api", "the API only, for TEMPORAL_ADDRESS"),
@@ -230,7 +246,44 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+async def replay(files: Sequence[Path]) -> int:
+    """Replays every run in the files; says which would break (nondeterminism) and exits 1."""
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    broken = 0
+    for path in files:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            histories = histories_in(document, path.stem)
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"ERROR {path}: {exc}")
+            broken += 1
+            continue
+        for history in histories:
+            result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+            if result.replay_failure is None:
+                print(f"ok    {path} run {history.run_id}")
+            else:
+                broken += 1
+                print(f"BREAK {path} run {history.run_id}: {result.replay_failure}")
+    print(f"{broken} of the runs would break" if broken else "every run replays cleanly")
+    return 1 if broken else 0
+
+
+def print_report(settings: Settings, month: str, customer: str | None, as_csv: bool) -> None:
+    try:
+        start, end = month_bounds(month)
+    except ValueError as exc:
+        raise SystemExit(f"slaflow: {exc}") from None
+    report = sla_report(settings.store().outcomes(start, end, customer), start, end)
+    print(report_csv(report) if as_csv else report_table(report))
+
+
 async def _run(args: argparse.Namespace) -> None:
+    if args.command == "replay":
+        raise SystemExit(await replay(args.files))
+    if args.command == "report":
+        print_report(Settings(), args.month, args.customer, args.csv)
+        return
     settings = _settings(args)
     if args.command == "up":
         await _up(settings)
@@ -238,20 +291,22 @@ async def _run(args: argparse.Namespace) -> None:
     client = await connect_when_ready(settings)
     if args.command == "setup":
         await register_search_attributes(client)
-        await ensure_schedules(client, settings)
+        await prepare(client, settings)
         await asyncio.to_thread(settings.store)  # runs the store's migrations
         print(
             f"slaflow: search attributes registered on {client.namespace}; store migrated",
             file=sys.stderr,
         )
     elif args.command == "worker":
+        if settings.worker_metrics_port:  # the API is elsewhere: serve slaflow_* here
+            start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
         await serve(settings, run_worker=True, run_api=False, client=client)
     elif args.command == "api":
         await serve(settings, run_worker=False, run_api=True, client=client)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    configure_logging()
     args = _parser().parse_args(argv)
     try:
         asyncio.run(_run(args))

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import timedelta
 from typing import Any
 
+from google.protobuf.duration_pb2 import Duration
 from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.namespace.v1 import NamespaceConfig
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, UpdateNamespaceRequest
 from temporalio.client import (
     Client,
     Schedule,
@@ -59,6 +63,31 @@ async def register_search_attributes(client: Client) -> None:
                         namespace=client.namespace, search_attributes={name: kind}
                     )
                 )
+
+
+async def set_retention(client: Client, retention: timedelta) -> None:
+    """How long Temporal keeps closed tickets (the dev server's default is a day)."""
+    await client.workflow_service.update_namespace(
+        UpdateNamespaceRequest(
+            namespace=client.namespace,
+            config=NamespaceConfig(
+                workflow_execution_retention_ttl=Duration(seconds=int(retention.total_seconds()))
+            ),
+        )
+    )
+
+
+async def retention_of(client: Client) -> timedelta:
+    described = await client.workflow_service.describe_namespace(
+        DescribeNamespaceRequest(namespace=client.namespace)
+    )
+    return described.config.workflow_execution_retention_ttl.ToTimedelta()
+
+
+async def prepare(client: Client, settings: Settings) -> None:
+    """Everything slaflow keeps on the cluster, idempotently: `slaflow up` and `setup`."""
+    await set_retention(client, settings.retention)
+    await ensure_schedules(client, settings)
 
 
 async def _upsert_schedule(client: Client, schedule_id: str, schedule: Schedule) -> None:

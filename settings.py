@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from functools import cached_property
+from datetime import UTC, datetime, timedelta
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from config import shipped_config_path
 from config.resolve import check_edges
+from sla.durations import parse_duration
 from sla.policy import ConfigError, SlaConfig, parse_config
 from store import Store
+from store.archive import Archive
 
 DEFAULT_TASK_QUEUE = "slaflow-tickets"
 
@@ -44,8 +47,17 @@ class Settings(BaseSettings):
     # Open tickets a worker keeps in memory; an action on an evicted ticket costs a replay.
     max_cached_workflows: int = 10_000
     max_request_seconds: float = 10.0
+    # The Temporal SDK's own worker metrics (Prometheus) on this port; unset: off.
+    sdk_metrics_port: int | None = None
+    # `slaflow worker` alone serves slaflow_* metrics here (the API serves them at /metrics).
+    worker_metrics_port: int | None = None
+    # How long Temporal keeps a closed ticket's history; the archive keeps it after that.
+    retention: Annotated[timedelta, BeforeValidator(parse_duration)] = timedelta(days=30)
     # The store that outlives Temporal's retention; a SQLite file in the data dir by default.
     database_url: str | None = None
+
+    def archive(self) -> Archive:
+        return Archive(self.data_dir / "archive")
 
     def store(self) -> Store:
         """Opens the store, migrating it to the current schema."""
@@ -82,4 +94,14 @@ async def connect_temporal(settings: Settings, address: str | None = None) -> Cl
     )
     connect_config["namespace"] = settings.temporal_namespace
     connect_config["data_converter"] = pydantic_data_converter
+    if settings.sdk_metrics_port:
+        connect_config["runtime"] = _runtime_with_metrics(settings.sdk_metrics_port)
     return await Client.connect(**connect_config)
+
+
+@cache
+def _runtime_with_metrics(port: int) -> Runtime:
+    """One runtime per process: the SDK's worker metrics for Prometheus on `port`."""
+    return Runtime(
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}"))
+    )

@@ -9,13 +9,23 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.archive import ArchiveActivities
 from activities.calendars import extend_calendar
 from activities.contracts import ContractActivities
 from activities.sla import SlaActivities
 from settings import Settings
 from store import Store
+from workflows.archive import ArchiveTicketWorkflow
 from workflows.contracts import AvailabilityProbeWorkflow, MonthlyStatementsWorkflow
 from workflows.ticket import TicketWorkflow
+
+# Every workflow a slaflow worker runs (and `slaflow replay` replays).
+WORKFLOWS = [
+    TicketWorkflow,
+    ArchiveTicketWorkflow,
+    AvailabilityProbeWorkflow,
+    MonthlyStatementsWorkflow,
+]
 
 
 def ticket_activities(store: Store) -> list[Callable[..., Any]]:
@@ -34,14 +44,17 @@ def ticket_activities(store: Store) -> list[Callable[..., Any]]:
 def build_worker(client: Client, settings: Settings, store: Store | None = None) -> Worker:
     store = store or settings.store()
     contracts = ContractActivities(store, settings.sla_config)
+    archive = ArchiveActivities(client, settings.archive())
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[TicketWorkflow, AvailabilityProbeWorkflow, MonthlyStatementsWorkflow],
+        workflows=WORKFLOWS,
         activities=[
             *ticket_activities(store),
             contracts.probe_availability,
             contracts.close_month,
+            archive.archive_ticket,
+            archive.start_archiving,
         ],
         # extend_calendar is a quick sync activity; sync activities need an executor.
         activity_executor=ThreadPoolExecutor(max_workers=4),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from datetime import UTC, datetime
 
@@ -37,9 +36,8 @@ class ContractActivities:
         )
         incident_id = incident.id if incident else None
         if happened in ("opened", "ended"):
-            line = {"event": f"incident_{happened}", "service": check.service,
-                    "incident_id": incident_id, "detail": detail}  # fmt: skip
-            log.info(json.dumps(line))
+            fields = {"service": check.service, "incident_id": incident_id, "detail": detail}
+            log.info(f"incident_{happened}", extra={"fields": fields})
         return ProbeOutcome(ok=ok, detail=detail, happened=happened, incident_id=incident_id)
 
     @activity.defn(name=CLOSE_MONTH)
@@ -59,7 +57,7 @@ class ContractActivities:
             )  # fmt: skip
             if first:
                 closed.append(customer_id)
-                log.info(json.dumps({"event": "statement_closed", "customer_id": customer_id,
-                                     "month": request.month,
-                                     "credit_total": str(statement.credit_total)}))  # fmt: skip
+                fields = {"customer_id": customer_id, "month": request.month,
+                          "credit_total": str(statement.credit_total)}  # fmt: skip
+                log.info("statement_closed", extra={"fields": fields})
         return ClosedMonth(month=request.month, customers=closed)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 
 from temporalio import activity
 
+import telemetry
 from activities.names import (
     ESCALATE,
     RECORD_PENALTY,
@@ -16,11 +16,23 @@ from activities.names import (
     RECORD_TICKET,
     SEND_WARNING,
 )
-from sla.effects import Effect
+from sla.effects import Effect, EffectKind
 from sla.outcome import TicketOutcome
 from store import Store
 
 log = logging.getLogger("slaflow.activities")
+
+
+def count(effect: Effect) -> None:
+    """Business metrics, counted once per effect: only when first recorded."""
+    if effect.kind is EffectKind.PENALTY:
+        telemetry.BREACHES.labels(effect.metric.value, effect.priority.value).inc()
+    elif effect.kind is EffectKind.ESCALATION:
+        telemetry.ESCALATIONS.labels(str(effect.level)).inc()
+    elif effect.kind is EffectKind.WARNING:
+        telemetry.WARNINGS.labels(effect.metric.value).inc()
+    if effect.kind in (EffectKind.PENALTY, EffectKind.REWARD) and effect.unit is not None:
+        telemetry.CREDITS.labels(effect.kind.value, effect.unit).inc()
 
 
 class SlaActivities:
@@ -35,25 +47,23 @@ class SlaActivities:
         first = await asyncio.to_thread(record, effect)
         info = activity.info()
         # One structured line per action; titles and descriptions never reach the logs.
-        log.info(
-            json.dumps(
-                {
-                    "event": action,
-                    "key": effect.key,
-                    "ticket_id": effect.ticket_id,
-                    "workflow_id": info.workflow_id,
-                    "metric": effect.metric.value,
-                    "cycle": effect.cycle,
-                    "level": effect.level,
-                    "notify": effect.notify,
-                    "percent": None if effect.percent is None else str(effect.percent),
-                    "amount": None if effect.amount is None else str(effect.amount),
-                    "unit": effect.unit,
-                    "attempt": info.attempt,
-                    "duplicate": not first,
-                }
-            )
-        )
+        fields = {
+            "key": effect.key,
+            "ticket_id": effect.ticket_id,
+            "workflow_id": info.workflow_id,
+            "metric": effect.metric.value,
+            "cycle": effect.cycle,
+            "level": effect.level,
+            "notify": effect.notify,
+            "percent": None if effect.percent is None else str(effect.percent),
+            "amount": None if effect.amount is None else str(effect.amount),
+            "unit": effect.unit,
+            "attempt": info.attempt,
+            "duplicate": not first,
+        }
+        log.info(action, extra={"fields": fields})
+        if first:
+            count(effect)
         return first
 
     @activity.defn(name=ESCALATE)

@@ -10,10 +10,22 @@ from datetime import timedelta
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from activities.notify import Notifier
+from api import metrics
 from api.desk import Desk
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
-from api.routes import availability, calendars, customers, health, policies, tickets
+from api.metrics import RequestMetrics
+from api.routes import (
+    availability,
+    calendars,
+    customers,
+    health,
+    notifications,
+    policies,
+    reports,
+    tickets,
+)
 from settings import Settings, connect_temporal
 from store import Store
 
@@ -36,7 +48,9 @@ def create_app(
             config,
             settings.task_queue,
             timedelta(seconds=settings.max_request_seconds),
+            settings.archive(),
         )
+        app.state.notifier = Notifier(config.notifications)
         yield
 
     app = FastAPI(
@@ -45,6 +59,7 @@ def create_app(
         summary="SLA tickets kept by durable Temporal workflows",
         lifespan=lifespan,
     )
+    app.add_middleware(RequestMetrics)
     app.add_middleware(BodyLimit)
     install_error_handlers(app)
     app.include_router(tickets.router)
@@ -53,4 +68,7 @@ def create_app(
     app.include_router(calendars.router)
     app.include_router(customers.router)
     app.include_router(availability.router)
+    app.include_router(reports.router)
+    app.include_router(metrics.router)
+    app.include_router(notifications.router)
     return app

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from temporalio.client import (
     Client,
@@ -18,12 +20,14 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+import telemetry
 from api.errors import ApiError, from_rpc, not_found, refused, temporal_unavailable
 from api.schemas import TicketCreate, TicketSummary
 from config.resolve import policy_snapshot
 from sla.actions import Action
 from sla.policy import SlaConfig
 from sla.ticket import OpenTicket, Ticket, TicketState
+from store.archive import Archive
 from workflows import search_attributes as sa
 from workflows.ticket import TicketWorkflow
 
@@ -41,12 +45,24 @@ def ticket_id_for_key(idempotency_key: str) -> str:
 
 class Desk:
     def __init__(
-        self, client: Client, config: SlaConfig, task_queue: str, timeout: timedelta
+        self,
+        client: Client,
+        config: SlaConfig,
+        task_queue: str,
+        timeout: timedelta,
+        archive: Archive | None = None,
     ) -> None:
         self.client = client
         self.config = config
         self.task_queue = task_queue
         self.timeout = timeout
+        self.archive = archive
+
+    async def archived(self, ticket_id: str) -> dict[str, Any] | None:
+        """A ticket's archive, for when Temporal's retention has deleted its workflow."""
+        if self.archive is None:
+            return None
+        return await asyncio.to_thread(self.archive.read, ticket_id)
 
     def _handle(self, ticket_id: str) -> WorkflowHandle[TicketWorkflow, TicketState]:
         return self.client.get_workflow_handle_for(TicketWorkflow.run, workflow_id(ticket_id))
@@ -94,6 +110,7 @@ class Desk:
             return existing, False
         except RPCError as exc:
             raise from_rpc(exc) from None
+        telemetry.TICKETS_OPENED.labels(body.priority.value).inc()
         return state, True
 
     async def get(self, ticket_id: str) -> TicketState:
@@ -102,6 +119,10 @@ class Desk:
                 TicketWorkflow.state, rpc_timeout=self.timeout
             )
         except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                archived = await self.archived(ticket_id)
+                if archived is not None and archived.get("final_state"):
+                    return TicketState.model_validate(archived["final_state"])
             raise from_rpc(exc, ticket_id) from None
         except WorkflowQueryFailedError as exc:
             raise temporal_unavailable(f"the ticket could not be read ({exc.message})") from None

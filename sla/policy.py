@@ -20,6 +20,7 @@ from pydantic import (
 from sla.calendar import ALWAYS, ALWAYS_CALENDAR, WEEKDAYS, Calendar, parse_interval
 from sla.contracts import AvailabilityTerms, Contract, Customer, RewardRule
 from sla.durations import parse_duration
+from sla.notifications import NotificationsConfig
 from sla.percent import Percent
 from sla.priorities import Priority
 
@@ -158,6 +159,7 @@ class SlaConfig(_Strict):
     policies: dict[str, Policy] = Field(min_length=1)
     customers: dict[str, Customer] = {}
     availability: AvailabilityTerms = AvailabilityTerms()
+    notifications: NotificationsConfig = NotificationsConfig()
 
     @model_validator(mode="after")
     def _references(self) -> SlaConfig:
@@ -186,7 +188,24 @@ class SlaConfig(_Strict):
                     f"customers.{customer_id}.calendar: unknown calendar {customer.calendar!r} "
                     f"(known: {', '.join(known)})"
                 )
+        self._audiences_routed()
         return self
+
+    def _audiences_routed(self) -> None:
+        # Webhook and mailto targets are checked by NotificationsConfig itself. Once audiences
+        # are configured, an escalation naming an unmapped one would reach nobody: refuse it.
+        audiences = self.notifications.audiences
+        if not audiences:
+            return
+        for name, policy in self.policies.items():
+            for index, level in enumerate(policy.escalation):
+                for audience in level.notify:
+                    if audience not in audiences:
+                        raise ValueError(
+                            f"policies.{name}.escalation.{index}.notify: audience {audience!r} "
+                            f"is not in notifications.audiences "
+                            f"(known: {', '.join(sorted(audiences))})"
+                        )
 
     def calendar_for(self, customer_id: str | None) -> str:
         customer = self.customers.get(customer_id) if customer_id else None

@@ -1,4 +1,4 @@
-"""Inputs of the scheduled workflows: the availability probe and the monthly statements."""
+"""Inputs of the background workflows: availability probe, monthly statements, archiving."""
 
 from __future__ import annotations
 
@@ -34,3 +34,11 @@ class ClosedMonth(BaseModel):
 def previous_month(now: datetime) -> str:
     year, month = (now.year, now.month - 1) if now.month > 1 else (now.year - 1, 12)
     return f"{year:04d}-{month:02d}"
+
+
+class ArchiveRequest(BaseModel):
+    """Archive a closed ticket's history (every run) before retention deletes it."""
+
+    ticket_id: str
+    workflow_id: str
+    task_queue: str = ""

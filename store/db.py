@@ -262,6 +262,26 @@ class Store:
         with self.session() as session:
             return session.scalar(query) is not None
 
+    def outcomes(
+        self,
+        start: datetime,
+        end: datetime,
+        customer_id: str | None = None,
+        priority: str | None = None,
+    ) -> list[TicketOutcome]:
+        """Outcomes of tickets that may have a clock completed or breached in [start, end)."""
+        query = select(TicketRow).where(TicketRow.opened_at < end, TicketRow.updated_at >= start)
+        if customer_id is not None:
+            query = query.where(TicketRow.customer_id == customer_id)
+        if priority is not None:
+            query = query.where(TicketRow.priority == priority)
+        fields = list(TicketOutcome.model_fields)
+        with self.session() as session:
+            return [
+                TicketOutcome.model_validate({f: getattr(row, f) for f in fields})
+                for row in session.scalars(query)
+            ]
+
     def ticket(self, ticket_id: str) -> TicketRow | None:
         with self.session() as session:
             return session.get(TicketRow, ticket_id)

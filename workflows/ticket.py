@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
         RECORD_REWARD,
         RECORD_TICKET,
         SEND_WARNING,
+        START_ARCHIVING,
     )
     from sla.actions import (
         Action,
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from sla.calendar import Calendar, CalendarExtension
     from sla.effects import EffectKind
     from sla.outcome import TicketOutcome, outcome_of
+    from sla.schedules import ArchiveRequest
     from sla.ticket import OpenTicket, Ticket, TicketState
     from workflows.search_attributes import (
         TICKET_STATUS,
@@ -60,6 +62,7 @@ EFFECT_TIMEOUT = timedelta(seconds=30)
 CALENDAR_MARGIN = timedelta(days=60)
 # Patches: each names a change of commands that tickets started before it must not see.
 RECORD_OUTCOMES = "record-outcomes-in-store"
+ARCHIVE_ON_CLOSE = "archive-on-close"
 
 
 @workflow.defn(name="TicketWorkflow")
@@ -96,7 +99,26 @@ class TicketWorkflow:
                 continue
             await self._sleep_until_next_moment()
         await self._settled()
+        await self._start_archiving()
         return self._ticket.state
+
+    async def _start_archiving(self) -> None:
+        """An ArchiveTicket workflow, started by a local activity (not as a child, so nothing
+        ties it to this run), archives the full history once this run has completed."""
+        if not workflow.patched(ARCHIVE_ON_CLOSE):
+            return
+        info = workflow.info()
+        await workflow.execute_local_activity(
+            START_ARCHIVING,
+            ArchiveRequest(
+                ticket_id=self._ticket.state.ticket_id,
+                workflow_id=info.workflow_id,
+                task_queue=info.task_queue,
+            ),
+            start_to_close_timeout=EFFECT_TIMEOUT,
+            retry_policy=EFFECT_RETRY,
+            summary="start archiving",
+        )
 
     async def _sleep_until_next_moment(self) -> None:
         """The updatable timer: sleep until the next SLA moment or until any action changes it."""

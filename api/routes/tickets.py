@@ -8,12 +8,11 @@ import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import DeskDep
 from api.desk import workflow_id
 from api.errors import ApiError, from_rpc
-from api.history import fetch_runs
 from api.schemas import (
     History,
     HistoryRun,
@@ -37,6 +36,7 @@ from sla.actions import (
 )
 from sla.priorities import Priority
 from sla.ticket import TicketStatus
+from store.history import fetch_runs
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
@@ -186,10 +186,14 @@ async def timeline(ticket_id: TicketIdPath, desk: DeskDep) -> Timeline:
 
 @router.get("/{ticket_id}/history", response_model=History)
 async def history(ticket_id: TicketIdPath, desk: DeskDep) -> History:
+    """From Temporal while it keeps the ticket, from the archive after its retention."""
     try:
         runs = await fetch_runs(desk.client, workflow_id(ticket_id))
     except RPCError as exc:
-        raise from_rpc(exc, ticket_id) from None
+        archived = await desk.archived(ticket_id) if exc.status == RPCStatusCode.NOT_FOUND else None
+        if archived is None:
+            raise from_rpc(exc, ticket_id) from None
+        runs = [(run["run_id"], run["events"]) for run in archived["runs"]]
     return History(
         ticket_id=ticket_id,
         runs=[HistoryRun(run_id=run_id, events=events) for run_id, events in runs],

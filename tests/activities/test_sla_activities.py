@@ -16,6 +16,7 @@ from sla.clock import Metric
 from sla.effects import Effect, EffectKind
 from sla.priorities import Priority
 from store import Store
+from telemetry import StructuredFormatter
 
 AT = datetime(2026, 11, 27, 9, 15, tzinfo=UTC)
 
@@ -82,8 +83,9 @@ async def test_each_action_logs_one_structured_line_without_ticket_text(
     caplog.set_level(logging.INFO, logger="slaflow.activities")
     await ActivityEnvironment().run(SlaActivities(store).escalate, effect(EffectKind.ESCALATION, 1))
     [record] = caplog.records
-    line = json.loads(record.getMessage())
-    assert line["event"] == "escalated"
+    line = json.loads(StructuredFormatter(as_json=True).format(record))
+    assert line["message"] == "escalated"
+    assert line["workflow_id"] == "test"  # ActivityEnvironment's workflow id
     assert line["ticket_id"] == "T-1"
     assert line["key"] == "T-1:escalation:response:c1:l1"
     assert line["duplicate"] is False

@@ -40,7 +40,7 @@ def e2e_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def store(e2e_settings: Settings) -> Store:
-    return Store.at(e2e_settings.data_dir / "store.sqlite3")
+    return e2e_settings.store()  # the one the API reads, as `slaflow up` shares it
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +52,7 @@ async def api_url(
     worker_task = asyncio.create_task(worker.run())
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(e2e_settings, dev_env.client),
+            create_app(e2e_settings, dev_env.client, store),
             host="127.0.0.1",
             port=e2e_settings.api_port,
             log_level="warning",

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
+from activities.archive import ArchiveActivities
 from sla.policy import PolicySnapshot
 from sla.priorities import Priority
 from sla.ticket import OpenTicket, TicketState
 from store import Store
+from store.archive import Archive
 from worker import ticket_activities
+from workflows.archive import ArchiveTicketWorkflow
 from workflows.ticket import TicketWorkflow
 
 # Tickets opened per task queue, so the worker context can clean up after its test.
@@ -32,17 +41,34 @@ async def ticket_worker(client: Client, task_queue: str, store: Store) -> AsyncI
     async with Worker(
         client,
         task_queue=task_queue,
-        workflows=[TicketWorkflow],
-        activities=ticket_activities(store),
+        workflows=[TicketWorkflow, ArchiveTicketWorkflow],
+        activities=[
+            *ticket_activities(store),
+            *_archiving(client),
+        ],
         activity_executor=ThreadPoolExecutor(max_workers=2),
     ) as worker:
         try:
             yield worker
         finally:
             for handle in _opened.pop(task_queue, []):
-                description = await handle.describe()
-                if description.status == WorkflowExecutionStatus.RUNNING:
-                    await handle.terminate("test over")
+                await _stop(handle)
+                # A closed ticket's archiving child must finish too, or it stalls time.
+                with contextlib.suppress(RPCError):
+                    archiving = client.get_workflow_handle(f"archive-{handle.id}")
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(archiving.result(), timeout=10)
+                    await _stop(archiving)
+
+
+def _archiving(client: Client) -> list[Any]:
+    archive = ArchiveActivities(client, Archive(Path(tempfile.mkdtemp())))
+    return [archive.archive_ticket, archive.start_archiving]
+
+
+async def _stop(handle: WorkflowHandle[Any, Any]) -> None:
+    if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+        await handle.terminate("test over")
 
 
 async def open_ticket(

@@ -14,12 +14,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from api.history import fetch_runs
 from sla.actions import Comment, Respond
 from sla.policy import PolicySnapshot
 from sla.priorities import Priority
 from sla.ticket import OpenTicket, Ticket
 from store import Store
+from store.history import fetch_runs
 from tests.workflows.helpers import state_of, ticket_worker
 from workflows.search_attributes import ALL_KEYS, initial_search_attributes
 from workflows.ticket import TicketWorkflow

@@ -1,0 +1,208 @@
+"""Delivery of one event to one target, webhook or e-mail: the `deliver` activity and its sender."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import smtplib
+import time
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.names import DELIVER
+from sla.notifications import (
+    MAILTO,
+    WEBHOOK,
+    Delivery,
+    DeliveryResult,
+    EmailSettings,
+    Event,
+    NotificationsConfig,
+    WebhookTarget,
+    sign,
+)
+
+log = logging.getLogger("slaflow.notify")
+
+DELIVERY_TIMEOUT_SECONDS = 10.0
+# A receiver that keeps refusing (4xx but 408/429) is asked this many times, then given up on.
+MAX_REJECTED_ATTEMPTS = 5
+USER_AGENT = "slaflow-webhooks/1"
+
+
+class UnknownTargetError(LookupError):
+    """The config cannot deliver to the target: no such webhook, or e-mail not configured."""
+
+
+def is_rejection(status_code: int | None) -> bool:
+    """A 4xx that retrying will not fix; 408 and 429 ask to come back later."""
+    return status_code is not None and 400 <= status_code < 500 and status_code not in (408, 429)
+
+
+class Notifier:
+    """Sends events; `deliver` is the activity, `send` the same without Temporal (test endpoint)."""
+
+    def __init__(
+        self,
+        config: NotificationsConfig,
+        http: httpx.AsyncClient | None = None,
+        timeout: float = DELIVERY_TIMEOUT_SECONDS,
+    ) -> None:
+        self.config = config
+        self._http = http
+        self._timeout = timeout
+
+    async def send(self, delivery: Delivery, attempt: int = 1) -> DeliveryResult:
+        """One attempt; a failing receiver gives ok False, only an unknown target raises."""
+        target = delivery.target
+        problem = self.config.target_problem(target)
+        if problem is not None:
+            raise UnknownTargetError(problem)
+        started = time.monotonic()
+        if target.startswith(WEBHOOK):
+            hook = self.config.webhook(target.removeprefix(WEBHOOK))
+            assert hook is not None  # target_problem checked it
+            status, ok, detail = await self._post(hook, delivery.event, attempt)
+        else:
+            assert self.config.email is not None  # config validation: mailto needs email
+            status = None
+            ok, detail = await asyncio.to_thread(
+                self._mail, self.config.email, target.removeprefix(MAILTO), delivery.event
+            )
+        result = DeliveryResult(
+            target=target, ok=ok, status_code=status, detail=detail, attempt=attempt
+        )
+        _log(delivery, result, time.monotonic() - started)
+        return result
+
+    @activity.defn(name=DELIVER)
+    async def deliver(self, delivery: Delivery) -> DeliveryResult:
+        """Raises a retryable `DeliveryFailed` on a non-2xx answer, a timeout or a failed send;
+        a non-retryable `DeliveryRejected` when attempt 5 or later is answered with a 4xx other
+        than 408/429; a non-retryable `UnknownTarget` for a target the config cannot reach."""
+        attempt = activity.info().attempt
+        try:
+            result = await self.send(delivery, attempt)
+        except UnknownTargetError as exc:
+            raise ApplicationError(str(exc), type="UnknownTarget", non_retryable=True) from None
+        if result.ok:
+            return result
+        details = result.model_dump(mode="json")
+        if is_rejection(result.status_code) and attempt >= MAX_REJECTED_ATTEMPTS:
+            raise ApplicationError(
+                f"{result.target} rejected the event {attempt} times: {result.detail}",
+                details,
+                type="DeliveryRejected",
+                non_retryable=True,
+            )
+        raise ApplicationError(f"{result.target}: {result.detail}", details, type="DeliveryFailed")
+
+    async def _post(
+        self, hook: WebhookTarget, event: Event, attempt: int
+    ) -> tuple[int | None, bool, str]:
+        body = event.body()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-Slaflow-Event-Id": event.id,
+            "X-Slaflow-Event-Type": event.type,
+            "X-Slaflow-Signature": sign(body, hook.secret),
+            "X-Slaflow-Attempt": str(attempt),
+        }
+        try:
+            if self._http is not None:
+                response = await self._http.post(
+                    hook.url, content=body, headers=headers, timeout=self._timeout
+                )
+            else:
+                # A client per delivery: deliveries are rare, and nothing is left to close.
+                async with httpx.AsyncClient(timeout=self._timeout) as http:
+                    response = await http.post(hook.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            # Exception texts may quote the URL, which can hold a token.
+            text = str(exc).replace(hook.url, "<url>")
+            return None, False, f"{type(exc).__name__}: {text}".rstrip(": ")
+        ok = response.is_success
+        return response.status_code, ok, f"HTTP {response.status_code} {response.reason_phrase}"
+
+    def _mail(self, settings: EmailSettings, address: str, event: Event) -> tuple[bool, str]:
+        """Blocking: runs in a thread. Any refusal or failure is worth another attempt."""
+        parts = urlsplit(settings.smtp_url)
+        host = parts.hostname or ""
+        secure = parts.scheme == "smtps"
+        port = parts.port or (465 if secure else 25)
+        smtp_class = smtplib.SMTP_SSL if secure else smtplib.SMTP
+        message = email_message(event, settings, address)
+        try:
+            with smtp_class(host, port, timeout=self._timeout) as smtp:
+                if parts.username is not None and parts.password is not None:
+                    smtp.login(unquote(parts.username), unquote(parts.password))
+                refused = smtp.send_message(message)
+        except smtplib.SMTPResponseException as exc:
+            error = exc.smtp_error
+            reason = error.decode(errors="replace") if isinstance(error, bytes) else str(error)
+            return False, f"SMTP {exc.smtp_code} {reason}"
+        except (smtplib.SMTPException, OSError) as exc:
+            return False, f"{type(exc).__name__}: {exc}"
+        if refused:
+            return False, f"SMTP refused {', '.join(refused)}"
+        return True, f"accepted by the SMTP server {host}:{port}"
+
+
+def email_message(event: Event, settings: EmailSettings, address: str) -> EmailMessage:
+    """Plain text: what happened to which ticket, the event's data, and where to look."""
+    what = event.type if event.ticket_id is None else f"{event.type} on ticket {event.ticket_id}"
+    message = EmailMessage()
+    message["Subject"] = f"[slaflow] {what}"
+    message["From"] = settings.sender
+    message["To"] = address
+    message["Date"] = format_datetime(event.at)
+    # Derived from the event id, so a mail client shows a retried event as the same message.
+    message["Message-ID"] = f"<{event.id}@slaflow>"
+    message["X-Slaflow-Event-Id"] = event.id
+    lines = [f"slaflow: {what}", "", f"Event:  {event.type}"]
+    if event.ticket_id is not None:
+        lines.append(f"Ticket: {event.ticket_id}")
+    lines.append(f"At:     {event.at.isoformat()}")
+    lines += [f"{key}: {_text(value)}" for key, value in sorted(event.data.items())]
+    lines += ["", *_links(event, settings.link_base), "", f"Event id: {event.id}"]
+    message.set_content("\n".join(lines) + "\n")
+    return message
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def _links(event: Event, base: str | None) -> list[str]:
+    prefix = base or ""
+    if event.ticket_id is not None:
+        path = f"/tickets/{event.ticket_id}"
+        return [f"Ticket:   {prefix}{path}", f"Timeline: {prefix}{path}/timeline"]
+    customer, month = event.data.get("customer_id"), event.data.get("month")
+    if isinstance(customer, str) and isinstance(month, str):
+        return [f"Statement: {prefix}/customers/{customer}/statement?month={month}"]
+    return []
+
+
+def _log(delivery: Delivery, result: DeliveryResult, seconds: float) -> None:
+    # One line per attempt; no URLs (they may hold tokens), secrets, titles or bodies.
+    fields = {
+        "event_id": delivery.event.id,
+        "type": delivery.event.type,
+        "ticket_id": delivery.event.ticket_id,
+        "target": result.target,
+        "attempt": result.attempt,
+        "ok": result.ok,
+        "status_code": result.status_code,
+        "detail": result.detail,
+        "ms": round(seconds * 1000),
+    }
+    log.info("delivery", extra={"fields": fields})

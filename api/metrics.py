@@ -1,0 +1,47 @@
+"""The API's Prometheus metrics: request counts and latencies by route, and `GET /metrics`."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import telemetry
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class RequestMetrics:
+    """Plain ASGI (no BaseHTTPMiddleware): it must not get between the app and the body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        finally:
+            # The route's template (/tickets/{ticket_id}), never the raw path: bounded labels.
+            name = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            telemetry.HTTP_REQUESTS.labels(method, name, str(status)).inc()
+            telemetry.HTTP_LATENCY.labels(method, name).observe(time.perf_counter() - started)

@@ -1,0 +1,249 @@
+"""Notifications: events a ticket sends out, webhook and e-mail targets, audiences, signatures."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    field_validator,
+    model_validator,
+)
+
+from sla.actions import ID_PATTERN
+
+EventType = Literal[
+    "warning", "breach", "escalation", "penalty", "reward", "resolved", "statement", "test"
+]
+ALL_EVENTS: tuple[EventType, ...] = get_args(EventType)
+# A webhook hears every real event unless its filter says otherwise; "test" only on request.
+DEFAULT_EVENTS: tuple[EventType, ...] = tuple(e for e in ALL_EVENTS if e != "test")
+
+WEBHOOK = "webhook:"
+MAILTO = "mailto:"
+_ADDRESS = re.compile(r"^[^@\s<>,;:\"]+@[^@\s<>,;:\"]+$")
+
+# Fixed forever: event ids derived from it are what receivers deduplicate by.
+EVENT_NAMESPACE = uuid.UUID("6f1c3a52-8d0e-5b7a-9c4e-2f5d8a1b7c30")
+
+SIGNATURE_PREFIX = "sha256="
+
+
+def _http_url(value: str, what: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{what} must be an http:// or https:// URL with a host")
+    return value
+
+
+class WebhookTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=ID_PATTERN)
+    url: str = Field(repr=False)  # may embed a token: kept out of reprs and logs
+    secret: str = Field(min_length=1, repr=False)
+    events: list[EventType] = Field(default_factory=lambda: list(DEFAULT_EVENTS), min_length=1)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        return _http_url(value, "url")
+
+
+class EmailSettings(BaseModel):
+    """The SMTP server that carries `mailto:` targets; `from` in config."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    smtp_url: str = Field(repr=False)  # may hold a password
+    sender: str = Field(alias="from")
+    link_base: str | None = None
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("smtp_url must look like smtp://[user:pass@]host:port or smtps://...")
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ValueError("smtp_url: the port must be a number") from None
+        if (parts.username is None) != (parts.password is None):
+            raise ValueError("smtp_url: give both user and password, or neither")
+        return value
+
+    @field_validator("sender")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not _ADDRESS.match(value):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value
+
+    @field_validator("link_base")
+    @classmethod
+    def _base(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value, "link_base").rstrip("/")
+
+
+class Routing(BaseModel):
+    """Who hears what, without URLs or secrets: safe to hand to a workflow."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    routes: dict[str, list[str]] = {}
+    audiences: dict[str, list[str]] = {}
+
+    def targets_for(self, event_type: str, audiences: list[str] | None = None) -> list[str]:
+        """Webhooks subscribed to the event, then the audiences' targets; once each, in order.
+
+        An audience with no mapping adds nothing (config validation refuses that when
+        audiences are configured at all)."""
+        if event_type not in ALL_EVENTS:
+            raise ValueError(f"unknown event type {event_type!r}")
+        targets = list(self.routes.get(event_type, []))
+        for audience in audiences or []:
+            targets.extend(self.audiences.get(audience, []))
+        return list(dict.fromkeys(targets))
+
+
+class NotificationsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    webhooks: list[WebhookTarget] = []
+    email: EmailSettings | None = None
+    audiences: dict[str, list[str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_unnamed_webhooks(cls, data: Any) -> Any:
+        # API.md's first example lists webhooks without names: they are webhook-1, webhook-2, ...
+        if isinstance(data, dict) and isinstance(data.get("webhooks"), list):
+            hooks = [
+                {"name": f"webhook-{n}", **hook} if isinstance(hook, dict) else hook
+                for n, hook in enumerate(data["webhooks"], start=1)
+            ]
+            data = {**data, "webhooks": hooks}
+        return data
+
+    @field_validator("audiences")
+    @classmethod
+    def _audience_names(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for audience, targets in value.items():
+            if not re.match(ID_PATTERN, audience):
+                raise ValueError(f"{audience!r}: an audience name is 1-64 of A-Z a-z 0-9 . _ -")
+            if not targets:
+                raise ValueError(f"{audience}: an audience needs at least one target")
+        return value
+
+    @model_validator(mode="after")
+    def _targets_exist(self) -> NotificationsConfig:
+        names = [hook.name for hook in self.webhooks]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"webhooks: duplicate name {', '.join(duplicates)}")
+        for audience, targets in self.audiences.items():
+            for target in targets:
+                problem = self.target_problem(target)
+                if problem:
+                    raise ValueError(f"audiences.{audience}: {problem}")
+        return self
+
+    def target_problem(self, target: str) -> str | None:
+        """Why this config cannot deliver to `target`, or None when it can."""
+        if target.startswith(WEBHOOK):
+            name = target.removeprefix(WEBHOOK)
+            if self.webhook(name) is None:
+                known = ", ".join(hook.name for hook in self.webhooks) or "none configured"
+                return f"unknown webhook {name!r} (known: {known})"
+            return None
+        if target.startswith(MAILTO):
+            if not _ADDRESS.match(target.removeprefix(MAILTO)):
+                return f"{target!r} is not an e-mail address"
+            if self.email is None:
+                return f"{target!r} needs notifications.email (an SMTP server)"
+            return None
+        return f"{target!r}: a target is webhook:<name> or mailto:<address>"
+
+    def routes(self) -> dict[str, list[str]]:
+        """Event type -> the `webhook:<name>` targets subscribed to it, in config order."""
+        return {
+            event: [f"{WEBHOOK}{hook.name}" for hook in self.webhooks if event in hook.events]
+            for event in ALL_EVENTS
+        }
+
+    def routing(self) -> Routing:
+        return Routing(routes=self.routes(), audiences=self.audiences)
+
+    def targets_for(self, event_type: str, audiences: list[str]) -> list[str]:
+        return self.routing().targets_for(event_type, audiences)
+
+    def webhook(self, name: str) -> WebhookTarget | None:
+        return next((hook for hook in self.webhooks if hook.name == name), None)
+
+
+def event_id(key: str) -> str:
+    """A stable event id: the same key (e.g. `T-1:escalation:response:c1:l2`) gives the same id
+    on every retry and replay, so receivers can drop duplicates."""
+    return str(uuid.uuid5(EVENT_NAMESPACE, key))
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, max_length=128)
+    type: EventType
+    ticket_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    at: AwareDatetime
+    data: dict[str, JsonValue] = {}
+
+    @staticmethod
+    def event_id(key: str) -> str:
+        return event_id(key)
+
+    @field_validator("at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    def body(self) -> bytes:
+        """The exact bytes sent and signed: sorted keys, no spaces, ASCII only."""
+        return json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":")
+        ).encode("ascii")
+
+
+class Delivery(BaseModel):
+    """One event for one target: the input of one `deliver` activity."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event: Event
+    target: str
+
+
+class DeliveryResult(BaseModel):
+    target: str
+    ok: bool
+    status_code: int | None = None
+    detail: str
+    attempt: int
+
+
+def sign(body: bytes, secret: str) -> str:
+    return SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(body: bytes, secret: str, header: str) -> bool:
+    return hmac.compare_digest(sign(body, secret).encode(), header.encode())

@@ -1,0 +1,74 @@
+"""Telemetry: slaflow's own Prometheus metrics (`slaflow_*`) and structured logs.
+
+Logs are JSON lines when stderr is not a terminal. A line about a ticket carries its
+`ticket_id` and `workflow_id`; titles, descriptions, secrets and API keys never go in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+
+HTTP_REQUESTS = Counter(
+    "slaflow_http_requests_total", "API requests by route and status", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "slaflow_http_request_duration_seconds",
+    "API request latency by route",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+TICKETS_OPENED = Counter("slaflow_tickets_opened_total", "Tickets opened", ["priority"])
+BREACHES = Counter("slaflow_breaches_total", "SLA clocks breached", ["metric", "priority"])
+ESCALATIONS = Counter("slaflow_escalations_total", "Escalation levels reached", ["level"])
+WARNINGS = Counter("slaflow_warnings_total", "SLA warnings sent", ["metric"])
+CREDITS = Counter("slaflow_credits_total", "Penalties and rewards recorded", ["kind", "unit"])
+DELIVERIES = Counter("slaflow_deliveries_total", "Notification deliveries", ["outcome"])
+
+
+class StructuredFormatter(logging.Formatter):
+    """One JSON object per line; `extra={"fields": {...}}` and Temporal's context merge in."""
+
+    def __init__(self, as_json: bool) -> None:
+        super().__init__()
+        self.as_json = as_json
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields: dict[str, Any] = dict(getattr(record, "fields", {}) or {})
+        for context in ("temporal_workflow", "temporal_activity"):
+            info = getattr(record, context, None)
+            if isinstance(info, dict):
+                fields.setdefault("workflow_id", info.get("workflow_id"))
+        workflow_id = fields.get("workflow_id")
+        if isinstance(workflow_id, str) and workflow_id.startswith("ticket-"):
+            fields.setdefault("ticket_id", workflow_id.removeprefix("ticket-"))
+        message = record.getMessage()
+        if self.as_json:
+            line = {
+                "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "message": message,
+                **fields,
+            }
+            if record.exc_info:
+                line["exception"] = self.formatException(record.exc_info)
+            return json.dumps(line, default=str)
+        pairs = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+        text = f"{record.levelname.lower():7} {record.name}: {message} {pairs}".rstrip()
+        return text + ("\n" + self.formatException(record.exc_info) if record.exc_info else "")
+
+
+def configure_logging(level: int = logging.INFO, as_json: bool | None = None) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        StructuredFormatter(as_json if as_json is not None else not sys.stderr.isatty())
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

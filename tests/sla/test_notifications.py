@@ -1,0 +1,291 @@
+"""Notification config, routing to targets, event ids, body bytes and signatures: the pure parts."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from sla.notifications import (
+    ALL_EVENTS,
+    EmailSettings,
+    Event,
+    NotificationsConfig,
+    WebhookTarget,
+    event_id,
+    sign,
+    verify,
+)
+from sla.policy import ConfigError, parse_config
+
+AT = datetime(2026, 11, 27, 9, 15, tzinfo=UTC)
+
+CONFIG_YAML = """
+default_policy: standard
+policies:
+  standard:
+    targets:
+      P1: {response: 15m, resolution: 2h}
+      P2: {response: 1h,  resolution: 8h}
+      P3: {response: 4h,  resolution: 24h}
+    escalation:
+      - {after: 0s, notify: [team-lead]}
+      - {after: 1h, notify: [support-manager]}
+notifications:
+  webhooks:
+    - {name: ops, url: "https://ops.example.test/hook", secret: "s1"}
+    - {name: billing, url: "http://127.0.0.1:9000/in", secret: "s2",
+       events: [penalty, reward, statement]}
+    - {name: pager, url: "http://127.0.0.1:9001/", secret: "s3", events: [breach]}
+  email:
+    smtp_url: "smtp://mailer:pw@127.0.0.1:2525"
+    from: "slaflow@example.test"
+    link_base: "http://127.0.0.1:8000/"
+  audiences:
+    team-lead: ["mailto:lead@example.test", "webhook:pager"]
+    support-manager: ["mailto:manager@example.test", "mailto:lead@example.test"]
+"""
+
+
+def config_data() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(CONFIG_YAML)
+    return data
+
+
+def notifications(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = config_data()["notifications"]
+    data.update(changes)
+    return data
+
+
+def invalid(data: dict[str, Any]) -> str:
+    with pytest.raises(ValidationError) as caught:
+        NotificationsConfig.model_validate(data)
+    return str(caught.value)
+
+
+def test_the_yaml_example_parses_with_from_as_the_sender_and_the_link_base_trimmed() -> None:
+    config = parse_config(config_data()).notifications
+    assert [hook.name for hook in config.webhooks] == ["ops", "billing", "pager"]
+    assert config.email is not None
+    assert config.email.sender == "slaflow@example.test"
+    assert config.email.link_base == "http://127.0.0.1:8000"
+
+
+def test_a_config_without_notifications_has_no_targets() -> None:
+    data = config_data()
+    del data["notifications"]
+    config = parse_config(data).notifications
+    assert config.targets_for("breach", ["team-lead"]) == []
+
+
+def test_email_settings_accept_the_sender_by_its_python_name_too() -> None:
+    settings = EmailSettings(smtp_url="smtps://mail.example.test:465", sender="a@example.test")
+    assert settings.sender == "a@example.test"
+
+
+def test_a_webhook_without_an_event_filter_hears_every_event_but_test() -> None:
+    hook = WebhookTarget(name="ops", url="http://x.test/", secret="s")
+    assert set(hook.events) == set(ALL_EVENTS) - {"test"}
+
+
+def test_routes_list_the_webhooks_subscribed_to_each_event_type() -> None:
+    routes = NotificationsConfig.model_validate(notifications()).routes()
+    assert routes["breach"] == ["webhook:ops", "webhook:pager"]
+    assert routes["penalty"] == ["webhook:ops", "webhook:billing"]
+    assert routes["statement"] == ["webhook:ops", "webhook:billing"]
+    assert routes["test"] == []
+    assert set(routes) == set(ALL_EVENTS)
+
+
+def test_targets_for_adds_the_audiences_targets_once_each_in_order() -> None:
+    config = NotificationsConfig.model_validate(notifications())
+    assert config.targets_for("escalation", ["team-lead", "support-manager"]) == [
+        "webhook:ops",
+        "mailto:lead@example.test",
+        "webhook:pager",
+        "mailto:manager@example.test",
+    ]
+    # pager is both subscribed to breaches and in team-lead: it gets the event once.
+    assert config.targets_for("breach", ["team-lead"]) == [
+        "webhook:ops",
+        "webhook:pager",
+        "mailto:lead@example.test",
+    ]
+
+
+def test_targets_for_refuses_an_unknown_event_type() -> None:
+    config = NotificationsConfig.model_validate(notifications())
+    with pytest.raises(ValueError, match="unknown event type 'breached'"):
+        config.targets_for("breached", [])
+
+
+def test_routing_carries_no_url_or_secret_and_routes_like_the_config() -> None:
+    config = NotificationsConfig.model_validate(notifications())
+    routing = config.routing()
+    dumped = routing.model_dump_json()
+    assert "s1" not in dumped
+    assert "example.test/hook" not in dumped
+    assert routing.targets_for("warning", ["support-manager"]) == config.targets_for(
+        "warning", ["support-manager"]
+    )
+
+
+def test_duplicate_webhook_names_are_refused() -> None:
+    hooks = [
+        {"name": "ops", "url": "http://a.test/", "secret": "s"},
+        {"name": "ops", "url": "http://b.test/", "secret": "s"},
+    ]
+    assert "duplicate name ops" in invalid(notifications(webhooks=hooks, audiences={}))
+
+
+def test_an_audience_naming_an_unknown_webhook_is_refused() -> None:
+    message = invalid(notifications(audiences={"team-lead": ["webhook:nope"]}))
+    assert "audiences.team-lead: unknown webhook 'nope'" in message
+
+
+def test_a_mailto_audience_needs_email_settings() -> None:
+    message = invalid(notifications(email=None))
+    assert "needs notifications.email" in message
+
+
+@pytest.mark.parametrize(
+    "target", ["mailto:not-an-address", "sms:+4912345", "ops", "webhook:", "mailto:"]
+)
+def test_a_malformed_audience_target_is_refused(target: str) -> None:
+    assert "audiences.team-lead" in invalid(notifications(audiences={"team-lead": [target]}))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "has space"),
+        ("name", "x" * 65),
+        ("url", "ftp://example.test/hook"),
+        ("url", "example.test/hook"),
+        ("secret", ""),
+        ("events", ["breach", "exploded"]),
+        ("events", []),
+        ("colour", "red"),
+    ],
+)
+def test_a_bad_webhook_field_is_refused(field: str, value: Any) -> None:
+    hook: dict[str, Any] = {"name": "ops", "url": "http://a.test/", "secret": "s", field: value}
+    with pytest.raises(ValidationError):
+        WebhookTarget.model_validate(hook)
+
+
+@pytest.mark.parametrize(
+    "smtp_url",
+    ["http://mail.test:25", "smtp://", "smtp://mail.test:port", "smtp://user@mail.test:25"],
+)
+def test_a_bad_smtp_url_is_refused(smtp_url: str) -> None:
+    with pytest.raises(ValidationError, match="smtp_url"):
+        EmailSettings.model_validate({"smtp_url": smtp_url, "from": "a@example.test"})
+
+
+def test_an_escalation_audience_missing_from_configured_audiences_is_refused() -> None:
+    data = config_data()
+    del data["notifications"]["audiences"]["support-manager"]
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    message = str(caught.value)
+    assert "policies.standard.escalation.1.notify" in message
+    assert "'support-manager'" in message
+
+
+def test_escalation_audiences_need_no_mapping_while_no_audiences_are_configured() -> None:
+    data = config_data()
+    data["notifications"] = {"webhooks": data["notifications"]["webhooks"]}
+    assert parse_config(data).notifications.audiences == {}
+
+
+def test_a_bad_notification_target_is_named_in_the_config_error() -> None:
+    data = config_data()
+    data["notifications"]["audiences"]["team-lead"] = ["webhook:gone"]
+    with pytest.raises(ConfigError, match="unknown webhook 'gone'"):
+        parse_config(data)
+
+
+def test_event_id_is_the_same_for_the_same_key_and_differs_across_keys() -> None:
+    key = "T-1:escalation:response:c1:l2"
+    assert event_id(key) == event_id(key) == Event.event_id(key)
+    assert event_id(key) != event_id("T-1:escalation:response:c1:l1")
+    # Pinned: receivers deduplicate by these ids, so they may never change between releases.
+    assert event_id(key) == "d963c811-fbc7-52d5-a308-765f0ffa0a4a"
+
+
+def event(**changes: Any) -> Event:
+    fields: dict[str, Any] = {
+        "id": event_id("T-1:breach:response:c1"),
+        "type": "breach",
+        "ticket_id": "T-1",
+        "at": AT,
+        "data": {"metric": "response", "priority": "P1"},
+    }
+    fields.update(changes)
+    return Event.model_validate(fields)
+
+
+def test_the_body_has_exactly_the_documented_fields() -> None:
+    body = json.loads(event().body())
+    assert body == {
+        "id": event().id,
+        "type": "breach",
+        "ticket_id": "T-1",
+        "at": "2026-11-27T09:15:00Z",
+        "data": {"metric": "response", "priority": "P1"},
+    }
+
+
+def test_the_body_bytes_do_not_depend_on_data_order_or_the_time_zone_given() -> None:
+    berlin = timezone(timedelta(hours=1))
+    other = event(at=AT.astimezone(berlin), data={"priority": "P1", "metric": "response"}).body()
+    assert other == event().body()
+
+
+def test_an_event_time_without_a_zone_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        event(at=datetime(2026, 11, 27, 9, 15))
+
+
+def test_an_event_for_a_ticket_id_outside_the_id_alphabet_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        event(ticket_id="T-1\r\nBcc: x@evil.test")
+
+
+def test_sign_is_the_hex_hmac_sha256_of_the_body_with_the_secret() -> None:
+    body = event().body()
+    expected = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    assert sign(body, "s3cret") == f"sha256={expected}"
+
+
+def test_verify_accepts_the_signature_and_refuses_another_secret_body_or_format() -> None:
+    body = event().body()
+    header = sign(body, "s3cret")
+    assert verify(body, "s3cret", header)
+    assert not verify(body, "other", header)
+    assert not verify(body + b" ", "s3cret", header)
+    assert not verify(body, "s3cret", header.removeprefix("sha256="))
+    assert not verify(body, "s3cret", "")
+
+
+def test_the_api_md_example_without_webhook_names_parses_with_positional_names() -> None:
+    config = NotificationsConfig.model_validate(
+        yaml.safe_load(
+            """
+            webhooks:
+              - {url: "http://127.0.0.1:9999/hook", secret: "s3cret",
+                 events: [warning, breach, escalation, penalty, reward, resolved]}
+              - {url: "http://127.0.0.1:9998/hook", secret: "other"}
+            """
+        )
+    )
+    assert [hook.name for hook in config.webhooks] == ["webhook-1", "webhook-2"]
+    assert config.routes()["statement"] == ["webhook:webhook-2"]
