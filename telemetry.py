@@ -72,3 +72,5 @@ def configure_logging(level: int = logging.INFO, as_json: bool | None = None) ->
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # httpx logs every request with its full URL, and webhook URLs may carry tokens.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

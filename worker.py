@@ -12,6 +12,7 @@ from temporalio.worker import Worker
 from activities.archive import ArchiveActivities
 from activities.calendars import extend_calendar
 from activities.contracts import ContractActivities
+from activities.notify import Notifier
 from activities.sla import SlaActivities
 from settings import Settings
 from store import Store
@@ -45,6 +46,7 @@ def build_worker(client: Client, settings: Settings, store: Store | None = None)
     store = store or settings.store()
     contracts = ContractActivities(store, settings.sla_config)
     archive = ArchiveActivities(client, settings.archive())
+    notifier = Notifier(settings.sla_config.notifications)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -55,6 +57,7 @@ def build_worker(client: Client, settings: Settings, store: Store | None = None)
             contracts.close_month,
             archive.archive_ticket,
             archive.start_archiving,
+            notifier.deliver,
         ],
         # extend_calendar is a quick sync activity; sync activities need an executor.
         activity_executor=ThreadPoolExecutor(max_workers=4),

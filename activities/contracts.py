@@ -10,6 +10,7 @@ import httpx
 from temporalio import activity
 
 from activities.names import CLOSE_MONTH, PROBE_AVAILABILITY
+from sla.notifications import Delivery, Event, event_id
 from sla.policy import SlaConfig
 from sla.schedules import ClosedMonth, CloseMonth, ProbeCheck, ProbeOutcome
 from store import Store
@@ -44,7 +45,8 @@ class ContractActivities:
     async def close_month(self, request: CloseMonth) -> ClosedMonth:
         """Freeze each contracted customer's statement for the month, once."""
         assert request.month is not None
-        closed = []
+        closed: list[str] = []
+        deliveries: list[Delivery] = []
         for customer_id in sorted(self._config.customers):
             statement = await asyncio.to_thread(
                 statement_for, self._store, self._config, customer_id, request.month,
@@ -57,7 +59,24 @@ class ContractActivities:
             )  # fmt: skip
             if first:
                 closed.append(customer_id)
+                event = Event(
+                    id=event_id(f"{customer_id}:statement:{request.month}"),
+                    type="statement",
+                    ticket_id=None,
+                    at=datetime.now(UTC),
+                    data={
+                        "customer_id": customer_id,
+                        "month": request.month,
+                        "credit_total": str(statement.credit_total),
+                        "currency": statement.currency,
+                        "credit_capped": statement.credit_capped,
+                    },
+                )
+                deliveries += [
+                    Delivery(event=event, target=target)
+                    for target in self._config.notifications.targets_for("statement", [])
+                ]
                 fields = {"customer_id": customer_id, "month": request.month,
                           "credit_total": str(statement.credit_total)}  # fmt: skip
                 log.info("statement_closed", extra={"fields": fields})
-        return ClosedMonth(month=request.month, customers=closed)
+        return ClosedMonth(month=request.month, customers=closed, deliveries=deliveries)

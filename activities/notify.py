@@ -14,8 +14,9 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
+import telemetry
 from activities.names import DELIVER
 from sla.notifications import (
     MAILTO,
@@ -93,16 +94,25 @@ class Notifier:
         except UnknownTargetError as exc:
             raise ApplicationError(str(exc), type="UnknownTarget", non_retryable=True) from None
         if result.ok:
+            telemetry.DELIVERIES.labels("delivered").inc()
             return result
         details = result.model_dump(mode="json")
         if is_rejection(result.status_code) and attempt >= MAX_REJECTED_ATTEMPTS:
+            telemetry.DELIVERIES.labels("rejected").inc()
             raise ApplicationError(
                 f"{result.target} rejected the event {attempt} times: {result.detail}",
                 details,
                 type="DeliveryRejected",
                 non_retryable=True,
             )
-        raise ApplicationError(f"{result.target}: {result.detail}", details, type="DeliveryFailed")
+        telemetry.DELIVERIES.labels("retrying").inc()
+        raise ApplicationError(
+            f"{result.target}: {result.detail}",
+            details,
+            type="DeliveryFailed",
+            # Retried by design and logged above in one line: no traceback per attempt.
+            category=ApplicationErrorCategory.BENIGN,
+        )
 
     async def _post(
         self, hook: WebhookTarget, event: Event, attempt: int

@@ -6,9 +6,10 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, JsonValue
 
 from sla.clock import Metric
+from sla.notifications import Event, EventType, event_id
 from sla.priorities import Priority
 
 
@@ -17,6 +18,7 @@ class EffectKind(StrEnum):
     ESCALATION = "escalation"
     PENALTY = "penalty"
     REWARD = "reward"
+    RESOLVED = "resolved"
 
 
 class Effect(BaseModel):
@@ -44,3 +46,47 @@ class Effect(BaseModel):
         if self.kind is EffectKind.WARNING:
             parts.append(f"f{self.fraction}")
         return ":".join(parts)
+
+
+def events_for(effect: Effect) -> list[tuple[Event, list[str]]]:
+    """What the world hears of an effect: each event with the audiences it also goes to.
+
+    A penalty effect is the breach itself: it is announced as a `breach`, and as a
+    `penalty` when the policy prices it.
+    """
+    data: dict[str, JsonValue] = {
+        "customer_id": effect.customer_id,
+        "priority": effect.priority.value,
+        "metric": effect.metric.value,
+        "cycle": effect.cycle,
+    }
+    if effect.kind is EffectKind.WARNING:
+        data["fraction"] = effect.fraction
+    if effect.kind is EffectKind.ESCALATION:
+        data |= {"level": effect.level, "notify": list(effect.notify)}
+    if effect.amount is not None:
+        data |= {"amount": str(effect.amount), "unit": effect.unit}
+    if effect.percent is not None:
+        data["percent"] = str(effect.percent)
+
+    def event(kind: EventType, key: str) -> Event:
+        return Event(
+            id=event_id(key), type=kind, ticket_id=effect.ticket_id, at=effect.at, data=data
+        )
+
+    ticket, metric, cycle = effect.ticket_id, effect.metric.value, effect.cycle
+    if effect.kind is EffectKind.PENALTY:
+        events: list[tuple[Event, list[str]]] = [
+            (event("breach", f"{ticket}:breach:{metric}:c{cycle}"), [])
+        ]
+        if effect.percent is not None:
+            events.append((event("penalty", effect.key), []))
+        return events
+    if effect.kind is EffectKind.ESCALATION:
+        return [(event("escalation", effect.key), list(effect.notify))]
+    kinds: dict[EffectKind, EventType] = {
+        EffectKind.WARNING: "warning",
+        EffectKind.REWARD: "reward",
+        EffectKind.RESOLVED: "resolved",
+    }
+    return [(event(kinds[effect.kind], effect.key), [])]

@@ -20,7 +20,7 @@ from pydantic import (
 from sla.calendar import ALWAYS, ALWAYS_CALENDAR, WEEKDAYS, Calendar, parse_interval
 from sla.contracts import AvailabilityTerms, Contract, Customer, RewardRule
 from sla.durations import parse_duration
-from sla.notifications import NotificationsConfig
+from sla.notifications import NotificationsConfig, Routing
 from sla.percent import Percent
 from sla.priorities import Priority
 
@@ -143,6 +143,8 @@ class PolicySnapshot(_Strict):
     auto_close_after: timedelta
     # The customer's fee and currency; None for a customer without a contract.
     contract: Contract | None = None
+    # Who hears of which event: target names only (URLs and secrets stay in the config).
+    routing: Routing | None = None
 
     def penalty_percent(self, metric: str, priority: Priority) -> Decimal | None:
         if self.credits is None:
@@ -250,6 +252,7 @@ class SlaConfig(_Strict):
             rewards=policy.rewards,
             auto_close_after=policy.auto_close_after,
             contract=contract,
+            routing=self.notifications.routing(),
         )
 
 

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from sla.notifications import Delivery
+
 
 class ProbeCheck(BaseModel):
     url: str
@@ -29,6 +31,8 @@ class CloseMonth(BaseModel):
 class ClosedMonth(BaseModel):
     month: str
     customers: list[str]
+    # The `statement` event for each newly closed statement, one per subscribed target.
+    deliveries: list[Delivery] = []
 
 
 def previous_month(now: datetime) -> str:

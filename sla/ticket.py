@@ -384,7 +384,12 @@ class Ticket:
         self.state.status = TicketStatus.RESOLVED
         self.state.resolved_at = now
         self._record(now, "resolved", action.agent_id)
-        return self._reward(self.state.resolution, now)
+        resolved = self._effect(EffectKind.RESOLVED, self.state.resolution, now)
+        return [resolved, *self._reward(self.state.resolution, now)]
+
+    def record_delivery_failure(self, at: datetime, event_type: str, target: str, why: str) -> None:
+        """A notification that could not be delivered for good: on the timeline, never silent."""
+        self._record(at, "delivery_failed", None, event=event_type, target=target, reason=why)
 
     def _reward(self, clock: SlaClock, now: datetime) -> list[Effect]:
         """Beating the SLA: met within the policy's fraction of the target earns the reward."""

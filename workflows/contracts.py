@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.names import CLOSE_MONTH, PROBE_AVAILABILITY
+    from activities.names import CLOSE_MONTH, DELIVER, PROBE_AVAILABILITY
+    from sla.notifications import DeliveryResult
     from sla.schedules import ClosedMonth, CloseMonth, ProbeCheck, ProbeOutcome, previous_month
 
 
@@ -42,5 +44,22 @@ class MonthlyStatementsWorkflow:
             result_type=ClosedMonth,
             start_to_close_timeout=timedelta(minutes=10),
             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=10)),
+        )
+        # Each statement event to each target, retried until delivered (or rejected).
+        await asyncio.gather(
+            *(
+                workflow.execute_activity(
+                    DELIVER,
+                    delivery,
+                    result_type=DeliveryResult,
+                    start_to_close_timeout=timedelta(seconds=20),
+                    retry_policy=RetryPolicy(
+                        initial_interval=timedelta(seconds=2),
+                        maximum_interval=timedelta(minutes=10),
+                    ),
+                )
+                for delivery in closed.deliveries
+            ),
+            return_exceptions=True,
         )
         return closed

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.names import (
+        DELIVER,
         ESCALATE,
         EXTEND_CALENDAR,
         RECORD_PENALTY,
@@ -33,7 +35,8 @@ with workflow.unsafe.imports_passed_through():
         Resume,
     )
     from sla.calendar import Calendar, CalendarExtension
-    from sla.effects import EffectKind
+    from sla.effects import EffectKind, events_for
+    from sla.notifications import Delivery, DeliveryResult
     from sla.outcome import TicketOutcome, outcome_of
     from sla.schedules import ArchiveRequest
     from sla.ticket import OpenTicket, Ticket, TicketState
@@ -58,6 +61,14 @@ EFFECT_RETRY = RetryPolicy(
     non_retryable_error_types=["InvalidEffect"],
 )
 EFFECT_TIMEOUT = timedelta(seconds=30)
+# Deliveries back off to ten minutes between attempts and never give up on a 5xx or timeout.
+DELIVERY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+)
+# Above the notifier's own 10 s HTTP timeout; also how soon a killed worker's attempt retries.
+DELIVERY_TIMEOUT = timedelta(seconds=20)
 # A calendar snapshot is extended this long before its horizon (400 days) runs out.
 CALENDAR_MARGIN = timedelta(days=60)
 # Patches: each names a change of commands that tickets started before it must not see.
@@ -71,7 +82,7 @@ class TicketWorkflow:
     def __init__(self, new: OpenTicket) -> None:
         self._ticket = Ticket.open(new, workflow.now())
         self._changed = False
-        self._in_flight: list[workflow.ActivityHandle[bool]] = []
+        self._in_flight: list[asyncio.Future[Any]] = []
         self._indexed: IndexValues | None = None
         self._recorded: TicketOutcome | None = None
 
@@ -166,18 +177,48 @@ class TicketWorkflow:
         self._recorded = outcome
 
     def _dispatch_effects(self) -> None:
+        """Record each effect and tell its targets; nothing here is awaited, so a slow
+        receiver never holds up the ticket's own timers."""
         self._in_flight = [h for h in self._in_flight if not h.done()]
+        routing = self._ticket.policy.routing
         for effect in self._ticket.take_effects():
-            self._in_flight.append(
-                workflow.start_activity(
-                    ACTIVITY_FOR_EFFECT[effect.kind],
-                    effect,
-                    result_type=bool,
-                    start_to_close_timeout=EFFECT_TIMEOUT,
-                    retry_policy=EFFECT_RETRY,
-                    summary=f"{effect.kind.value} {effect.metric.value} level {effect.level}",
+            if effect.kind in ACTIVITY_FOR_EFFECT:
+                self._in_flight.append(
+                    workflow.start_activity(
+                        ACTIVITY_FOR_EFFECT[effect.kind],
+                        effect,
+                        result_type=bool,
+                        start_to_close_timeout=EFFECT_TIMEOUT,
+                        retry_policy=EFFECT_RETRY,
+                        summary=f"{effect.kind.value} {effect.metric.value} level {effect.level}",
+                    )
                 )
+            if routing is None:
+                continue
+            for event, audiences in events_for(effect):
+                for target in routing.targets_for(event.type, audiences):
+                    delivery = Delivery(event=event, target=target)
+                    self._in_flight.append(asyncio.create_task(self._deliver(delivery)))
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        """One activity per (event, target), retried with backoff until it is delivered or the
+        receiver rejects it for good; that lands on the ticket's timeline."""
+        try:
+            await workflow.execute_activity(
+                DELIVER,
+                delivery,
+                result_type=DeliveryResult,
+                start_to_close_timeout=DELIVERY_TIMEOUT,
+                retry_policy=DELIVERY_RETRY,
+                summary=f"{delivery.event.type} to {delivery.target}",
             )
+        except ActivityError as exc:
+            cause = exc.cause
+            why = cause.message if isinstance(cause, ApplicationError) else str(exc)
+            self._ticket.record_delivery_failure(
+                workflow.now(), delivery.event.type, delivery.target, why
+            )
+            self._changed = True
 
     async def _settled(self) -> bool:
         """Let handlers finish and side effects complete; True if no action came in meanwhile."""

@@ -77,7 +77,8 @@ def test_respond_then_resolve_then_close_walks_the_statuses() -> None:
     # 60m is half the 2h resolution target: that warning is due, and applied first.
     effects = ticket.apply(RESOLVE, at(60))
     assert [(e.kind, e.metric, e.fraction, e.at) for e in effects] == [
-        (EffectKind.WARNING, Metric.RESOLUTION, 0.5, at(60))
+        (EffectKind.WARNING, Metric.RESOLUTION, 0.5, at(60)),
+        (EffectKind.RESOLVED, Metric.RESOLUTION, None, at(60)),  # announced to subscribers
     ]
     assert ticket.state.status is TicketStatus.RESOLVED
     assert ticket.state.resolution.state is ClockState.MET

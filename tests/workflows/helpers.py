@@ -18,6 +18,8 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.archive import ArchiveActivities
+from activities.notify import Notifier
+from sla.notifications import NotificationsConfig
 from sla.policy import PolicySnapshot
 from sla.priorities import Priority
 from sla.ticket import OpenTicket, TicketState
@@ -32,7 +34,12 @@ _opened: dict[str, list[WorkflowHandle[TicketWorkflow, TicketState]]] = {}
 
 
 @asynccontextmanager
-async def ticket_worker(client: Client, task_queue: str, store: Store) -> AsyncIterator[Worker]:
+async def ticket_worker(
+    client: Client,
+    task_queue: str,
+    store: Store,
+    notifications: NotificationsConfig | None = None,
+) -> AsyncIterator[Worker]:
     """A worker for the test; tickets it leaves open are terminated when it stops.
 
     On the time-skipping server a ticket left running without a worker holds a workflow task
@@ -45,6 +52,7 @@ async def ticket_worker(client: Client, task_queue: str, store: Store) -> AsyncI
         activities=[
             *ticket_activities(store),
             *_archiving(client),
+            Notifier(notifications or NotificationsConfig()).deliver,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=2),
     ) as worker:

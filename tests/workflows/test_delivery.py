@@ -1,0 +1,63 @@
+"""Deliveries from the ticket workflow (time-skipping): a rejected one lands on the timeline."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from sla.clock import ClockState
+from sla.notifications import NotificationsConfig
+from sla.policy import PolicySnapshot
+from store import Store
+from tests.workflows.helpers import open_ticket, state_of, ticket_worker
+
+
+@pytest.fixture
+def gone_receiver() -> Iterator[tuple[str, list[str]]]:
+    """Answers 404 (the hook was removed): a rejection, not an outage."""
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append(self.headers["X-Slaflow-Event-Type"])
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", seen
+    server.shutdown()
+
+
+async def test_a_rejected_delivery_stops_after_five_attempts_and_shows_on_the_timeline(
+    time_env: WorkflowEnvironment,
+    task_queue: str,
+    standard_policy: PolicySnapshot,
+    tmp_path: Path,
+    gone_receiver: tuple[str, list[str]],
+) -> None:
+    url, seen = gone_receiver
+    notifications = NotificationsConfig.model_validate(
+        {"webhooks": [{"name": "ops", "url": url, "secret": "x", "events": ["breach"]}]}
+    )
+    policy = standard_policy.model_copy(update={"routing": notifications.routing()})
+    store = Store.at(tmp_path / "store.sqlite3")
+    async with ticket_worker(time_env.client, task_queue, store, notifications):
+        handle = await open_ticket(time_env.client, task_queue, policy)
+        await time_env.sleep(timedelta(minutes=20))  # breach at 15 min, then five attempts
+        state = await state_of(handle)
+
+    assert state.response.state is ClockState.BREACHED  # the timers did not wait
+    failed = [e for e in state.timeline if e.kind == "delivery_failed"]
+    assert [(e.detail["event"], e.detail["target"]) for e in failed] == [("breach", "webhook:ops")]
+    assert seen == ["breach"] * 5
