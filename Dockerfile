@@ -1,4 +1,5 @@
-# slaflow image: `slaflow worker` and `slaflow api` (default) both run from it; see docker-compose.yml.
+# slaflow image: `slaflow setup`, `slaflow worker` and `slaflow api` (default) run from it; see
+# docker-compose.yml.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -20,9 +21,10 @@ COPY config ./config
 COPY store ./store
 COPY worker.py cli.py cluster.py settings.py telemetry.py ./
 
+# The `postgres` extra brings the PostgreSQL driver (psycopg) for SLAFLOW_DATABASE_URL.
 # /data is created here, owned by the runtime user, so a named volume mounted on it
 # (SLAFLOW_DATA_DIR=/data in docker-compose.yml) starts out writable by that user.
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir '.[postgres]' \
     && rm -rf build *.egg-info \
     && mkdir -p /data \
     && chown slaflow:slaflow /data

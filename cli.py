@@ -172,6 +172,8 @@ async def serve(settings: Settings, *, run_worker: bool, run_api: bool, client: 
 
 
 def _check_bind(settings: Settings) -> None:
+    if settings.api_keys_file:
+        return
     host = settings.api_host
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
@@ -180,17 +182,18 @@ def _check_bind(settings: Settings) -> None:
     if not loopback:
         raise SystemExit(
             f"slaflow: refusing to serve the API on {host}: without API keys it is open to "
-            "anyone who can reach it; bind 127.0.0.1"
+            "anyone who can reach it; give --api-keys FILE or bind 127.0.0.1"
         )
 
 
 async def _up(settings: Settings) -> None:
     _check_bind(settings)
-    print(
-        "slaflow: WARNING: the API is open (no API keys file): anyone who can reach "
-        f"{settings.api_host}:{settings.api_port} can act on tickets",
-        file=sys.stderr,
-    )
+    if not settings.api_keys_file:
+        print(
+            "slaflow: WARNING: the API is open (no API keys file): anyone who can reach "
+            f"{settings.api_host}:{settings.api_port} can act on tickets",
+            file=sys.stderr,
+        )
     if settings.temporal_address:
         client = await connect_when_ready(settings)
         await prepare(client, settings)
@@ -219,6 +222,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--temporal-port", type=int, help="Temporal port (SLAFLOW_TEMPORAL_PORT)")
     up.add_argument("--ui-port", type=int, help="Temporal Web UI port (SLAFLOW_UI_PORT)")
     up.add_argument("--no-ui", dest="ui", action="store_false", default=None, help="no Web UI")
+    up.add_argument(
+        "--api-keys", dest="api_keys_file", type=Path, help="API keys file (SLAFLOW_API_KEYS_FILE)"
+    )
     report = commands.add_parser("report", help="SLA compliance for a month, as a table")
     report.add_argument("--month", required=True, help="YYYY-MM")
     report.add_argument("--customer", help="one customer only")

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     # Open tickets a worker keeps in memory; an action on an evicted ticket costs a replay.
     max_cached_workflows: int = 10_000
     max_request_seconds: float = 10.0
+    # API keys with roles (YAML); unset: the API is open, and `slaflow up` says so loudly.
+    api_keys_file: Path | None = None
     # The Temporal SDK's own worker metrics (Prometheus) on this port; unset: off.
     sdk_metrics_port: int | None = None
     # `slaflow worker` alone serves slaflow_* metrics here (the API serves them at /metrics).

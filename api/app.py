@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from activities.notify import Notifier
 from api import metrics
+from api.auth import ADMIN_ONLY, STAFF, Keyring
 from api.desk import Desk
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
@@ -26,6 +27,7 @@ from api.routes import (
     reports,
     tickets,
 )
+from api.schemas import ERRORS
 from settings import Settings, connect_temporal
 from store import Store
 
@@ -37,11 +39,13 @@ def create_app(
     its own at startup."""
     settings = settings or Settings()
     config = settings.sla_config  # a bad config fails here, before serving anything
+    keyring = Keyring.load(settings.api_keys_file) if settings.api_keys_file else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         temporal = client or await connect_temporal(settings)
         app.state.settings = settings
+        app.state.keyring = keyring
         app.state.store = store or await asyncio.to_thread(settings.store)
         app.state.desk = Desk(
             temporal,
@@ -62,13 +66,13 @@ def create_app(
     app.add_middleware(RequestMetrics)
     app.add_middleware(BodyLimit)
     install_error_handlers(app)
-    app.include_router(tickets.router)
-    app.include_router(health.router)
-    app.include_router(policies.router)
-    app.include_router(calendars.router)
-    app.include_router(customers.router)
-    app.include_router(availability.router)
-    app.include_router(reports.router)
-    app.include_router(metrics.router)
-    app.include_router(notifications.router)
+    app.include_router(tickets.router, responses=ERRORS)
+    app.include_router(health.router, responses=ERRORS)
+    app.include_router(policies.router, responses=ERRORS, dependencies=[STAFF])
+    app.include_router(calendars.router, responses=ERRORS, dependencies=[STAFF])
+    app.include_router(customers.router, responses=ERRORS)
+    app.include_router(availability.router, responses=ERRORS)
+    app.include_router(reports.router, responses=ERRORS, dependencies=[STAFF])
+    app.include_router(metrics.router, responses=ERRORS, dependencies=[STAFF])
+    app.include_router(notifications.router, responses=ERRORS, dependencies=[ADMIN_ONLY])
     return app

@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 import telemetry
+from api.auth import ANONYMOUS, Principal
 from api.errors import ApiError, from_rpc, not_found, refused, temporal_unavailable
 from api.schemas import TicketCreate, TicketSummary
 from config.resolve import policy_snapshot
@@ -68,13 +69,14 @@ class Desk:
         return self.client.get_workflow_handle_for(TicketWorkflow.run, workflow_id(ticket_id))
 
     async def open(
-        self, body: TicketCreate, idempotency_key: str | None
+        self, body: TicketCreate, idempotency_key: str | None, principal: Principal = ANONYMOUS
     ) -> tuple[TicketState, bool]:
         """Open a ticket; (state, False) when that ticket id or key was already used."""
         if body.ticket_id:
             ticket_id = body.ticket_id
         elif idempotency_key:
-            ticket_id = ticket_id_for_key(idempotency_key)
+            # Scoped to the caller: one client's key can never find another client's ticket.
+            ticket_id = ticket_id_for_key(f"{principal.name}:{idempotency_key}")
         else:
             ticket_id = uuid.uuid4().hex
         now = datetime.now(UTC)
@@ -104,6 +106,8 @@ class Desk:
         except WorkflowAlreadyStartedError:
             existing = await self.get(ticket_id)
             if existing.customer_id != body.customer_id:
+                if not principal.sees(existing.customer_id):
+                    raise refused(f"ticket id {ticket_id!r} is taken: choose another") from None
                 raise refused(
                     f"ticket id {ticket_id!r} is already used by another customer's ticket"
                 ) from None

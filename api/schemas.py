@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, PlainSerializer
 
@@ -173,3 +173,20 @@ class HistoryRun(BaseModel):
 class History(BaseModel):
     ticket_id: str
     runs: list[HistoryRun]
+
+
+class ErrorOut(BaseModel):
+    """Every error: a sentence saying what is wrong, or FastAPI's list of invalid fields."""
+
+    detail: str | list[dict[str, JsonValue]]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "no valid API key"},
+    403: {"model": ErrorOut, "description": "the key's role may not do this"},
+    404: {"model": ErrorOut, "description": "unknown ticket, customer, calendar or incident"},
+    409: {"model": ErrorOut, "description": "the ticket's state does not allow this"},
+    413: {"model": ErrorOut, "description": "request body over 64 KiB"},
+    422: {"model": ErrorOut, "description": "invalid input"},
+    503: {"model": ErrorOut, "description": "Temporal unreachable or slow; retry"},
+}

@@ -1,7 +1,9 @@
 """The distributed deployment (docker-compose.yml, Dockerfile, deploy/) checked without Docker.
 
 No Docker engine is needed: these tests read the files and hold them against the code they
-deploy (Settings, pyproject.toml, the search attributes the workflows write, README.md).
+deploy (Settings, pyproject.toml, the search attributes the workflows write, README.md). Where
+PostgreSQL's server binaries are installed (CI installs them), the one-shot that creates the
+store's database also runs, against a throwaway server, and the store migrates in what it made.
 """
 
 from __future__ import annotations
@@ -10,14 +12,19 @@ import fnmatch
 import os
 import re
 import shlex
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy.engine import URL, make_url
 
 from settings import Settings
+from store import Store
+from tests.store.conftest import postgres_url  # noqa: F401 (a fixture: a throwaway server)
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE = REPO / "docker-compose.yml"
@@ -25,26 +32,24 @@ DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
 DEPLOY = REPO / "deploy"
 
-SETUP_SERVICE = "temporal-create-namespace"
+NAMESPACE_SERVICE = "temporal-create-namespace"
+DATABASE_SERVICE = "slaflow-database"
+SETUP_SERVICE = "slaflow-setup"
 REQUIRED_SERVICES = {
     "postgresql",
     "temporal-admin-tools",
     "temporal",
+    NAMESPACE_SERVICE,
+    DATABASE_SERVICE,
     SETUP_SERVICE,
     "temporal-ui",
     "worker",
     "api",
 }
 APP_SERVICES = {"worker": ["slaflow", "worker"], "api": ["slaflow", "api"]}
-SEARCH_ATTRIBUTES = {
-    "TicketStatus": "Keyword",
-    "TicketPriority": "Keyword",
-    "CustomerId": "Keyword",
-    "SlaBreached": "Bool",
-    "ResponseDueAt": "Datetime",
-    "ResolutionDueAt": "Datetime",
-    "EscalationLevel": "Int",
-}
+# Every container that runs the slaflow image, with its command.
+SLAFLOW_SERVICES = {**APP_SERVICES, SETUP_SERVICE: ["slaflow", "setup"]}
+ONE_SHOT_SCRIPTS = ("temporal-admin-tools", NAMESPACE_SERVICE, DATABASE_SERVICE)
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +173,7 @@ def test_temporal_stack_follows_the_recipe(services: dict[str, dict[str, Any]]) 
     assert depends_on(services["temporal"]).get("temporal-admin-tools") == (
         "service_completed_successfully"
     )
-    assert depends_on(services[SETUP_SERVICE]).get("temporal") == "service_healthy"
+    assert depends_on(services[NAMESPACE_SERVICE]).get("temporal") == "service_healthy"
     for name in ("temporal-admin-tools", "temporal"):
         env = environment(services[name])
         assert env.get("DB") == "postgres12", name
@@ -194,7 +199,7 @@ def test_dynamic_config_file_is_mounted(services: dict[str, dict[str, Any]]) -> 
 
 
 def test_one_shot_scripts_exist(services: dict[str, dict[str, Any]]) -> None:
-    for name in ("temporal-admin-tools", SETUP_SERVICE):
+    for name in ONE_SHOT_SCRIPTS:
         service = services[name]
         mounts = bind_mounts(service)
         scripts = [part for part in command(service) if part.endswith(".sh")]
@@ -205,10 +210,10 @@ def test_one_shot_scripts_exist(services: dict[str, dict[str, Any]]) -> None:
             assert host.is_file(), f"{name} runs {script}, but {host} does not exist"
 
 
-def test_app_services_build_from_repo_and_run_slaflow(
+def test_slaflow_services_build_from_repo_and_run_slaflow(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    for name, expected in APP_SERVICES.items():
+    for name, expected in SLAFLOW_SERVICES.items():
         service = services[name]
         build = service.get("build")
         assert build is not None, f"{name} is not built"
@@ -228,14 +233,51 @@ def test_app_services_wait_for_setup(services: dict[str, dict[str, Any]]) -> Non
         assert deps.get("temporal") == "service_healthy", name
 
 
-def test_app_env_vars_are_read_by_settings(services: dict[str, dict[str, Any]]) -> None:
-    accepted = accepted_env_names()
+def test_setup_runs_after_the_namespace_and_the_database(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """`slaflow setup` does not create the namespace, and migrates a database it cannot create."""
+    deps = depends_on(services[SETUP_SERVICE])
+    assert deps.get(NAMESPACE_SERVICE) == "service_completed_successfully", deps
+    assert deps.get(DATABASE_SERVICE) == "service_completed_successfully", deps
+    assert deps.get("temporal") == "service_healthy", deps
+
+
+def test_setup_sees_what_the_apps_see(services: dict[str, dict[str, Any]]) -> None:
+    """Setup makes schedules for a task queue, retention for a namespace and tables in a store:
+    the worker's and the API's own, only if their environments agree with its."""
+    setup = app_env(services, SETUP_SERVICE)
     for name in APP_SERVICES:
+        env = app_env(services, name)
+        differ = {k for k in setup if k in env and env[k] != setup[k]}
+        assert not differ, f"{name} and {SETUP_SERVICE} disagree on {sorted(differ)}"
+        missing = set(setup) - set(env)
+        assert not missing, f"{name} lacks {sorted(missing)}, which {SETUP_SERVICE} sets"
+
+
+def test_settings_reads_the_store_and_cluster_names() -> None:
+    """The names this deployment may set exist in Settings (so the check below can fail)."""
+    accepted = accepted_env_names()
+    for name in (
+        "SLAFLOW_DATABASE_URL",
+        "SLAFLOW_RETENTION",
+        "SLAFLOW_SDK_METRICS_PORT",
+        "SLAFLOW_WORKER_METRICS_PORT",
+        "TEMPORAL_ADDRESS",
+        "TEMPORAL_NAMESPACE",
+    ):
+        assert name in accepted, name
+    assert "SLAFLOW_NO_SUCH_SETTING" not in accepted
+
+
+def test_slaflow_env_vars_are_read_by_settings(services: dict[str, dict[str, Any]]) -> None:
+    accepted = accepted_env_names()
+    for name in SLAFLOW_SERVICES:
         unknown = set(app_env(services, name)) - accepted
         assert not unknown, f"{name} sets {sorted(unknown)}, which Settings does not read"
 
 
-@pytest.mark.parametrize("name", sorted(APP_SERVICES))
+@pytest.mark.parametrize("name", sorted(SLAFLOW_SERVICES))
 def test_settings_under_service_env(
     name: str, services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -245,6 +287,9 @@ def test_settings_under_service_env(
     assert settings.task_queue == "slaflow-tickets"
     assert settings.data_dir == Path("/data")
     assert settings.api_port == 8000
+    assert settings.database_url, f"{name} has no SLAFLOW_DATABASE_URL: its store would be SQLite"
+    assert make_url(settings.database_url).drivername == "postgresql+psycopg", name
+    assert settings.retention.total_seconds() > 0, name
     # A config path inside the image must be one the Dockerfile puts there.
     if str(settings.config).startswith("/app/"):
         assert (REPO / settings.config.relative_to("/app")).is_file(), settings.config
@@ -266,51 +311,137 @@ def test_data_volume_is_shared(
     compose: dict[str, Any], services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     volumes = compose.get("volumes") or {}
-    for name in APP_SERVICES:
+    for name in SLAFLOW_SERVICES:
         data_dir = settings_under(app_env(services, name), monkeypatch).data_dir
         mounted = [str(v) for v in services[name].get("volumes") or []]
         assert f"slaflow-data:{data_dir}" in mounted, f"{name} mounts {mounted}"
     assert "slaflow-data" in volumes, "volume slaflow-data is not declared"
 
 
-# --- search attributes ------------------------------------------------------------------------
+# --- the store's database ---------------------------------------------------------------------
 
 
-def setup_text() -> str:
-    """The compose file plus every script/config under deploy/: where registration can live."""
-    parts = [COMPOSE.read_text(encoding="utf-8")]
-    parts += [p.read_text(encoding="utf-8") for p in sorted(DEPLOY.rglob("*")) if p.is_file()]
-    return "\n".join(parts)
+def store_url(services: dict[str, dict[str, Any]]) -> URL:
+    url = environment(services["worker"]).get("SLAFLOW_DATABASE_URL")
+    assert url, "worker has no SLAFLOW_DATABASE_URL"
+    return make_url(url)
 
 
-def registers(text: str, name: str, kind: str) -> bool:
-    patterns = [
-        rf"^\s*register\s+{name}\s+{kind}\s*$",
-        rf"--name[ =]\"?{name}\"?\s+--type[ =]\"?{kind}\"?",
-    ]
-    return any(re.search(p, text, re.MULTILINE) for p in patterns)
+def test_store_url_points_at_the_postgresql_service(services: dict[str, dict[str, Any]]) -> None:
+    url = store_url(services)
+    assert url.drivername == "postgresql+psycopg", url.drivername
+    assert url.host == "postgresql" and url.host in services, url.host
+    assert url.port in (None, 5432), url.port
+    # Not Temporal's own databases: slaflow's tables live apart from the cluster's.
+    assert url.database not in (None, "", "postgres", "temporal", "temporal_visibility")
 
 
-@pytest.mark.parametrize(("name", "kind"), sorted(SEARCH_ATTRIBUTES.items()))
-def test_search_attribute_registered(name: str, kind: str) -> None:
-    assert registers(setup_text(), name, kind), f"{name} ({kind}) is not registered by the setup"
+def test_store_database_is_created_by_the_compose(services: dict[str, dict[str, Any]]) -> None:
+    """The one-shot makes the database, role and password the URL names, on `postgresql`,
+    as that server's superuser, and idempotently (CREATE only WHERE NOT EXISTS)."""
+    url = store_url(services)
+    maker, server = services[DATABASE_SERVICE], services["postgresql"]
+    env, server_env = environment(maker), environment(server)
+    assert env.get("DB_NAME") == url.database
+    assert env.get("DB_OWNER") == url.username
+    assert env.get("DB_OWNER_PASSWORD") == url.password
+    assert env.get("PGHOST") == url.host
+    assert env.get("PGPORT", "5432") == str(url.port or 5432)
+    assert env.get("PGUSER") == server_env.get("POSTGRES_USER")
+    assert env.get("PGPASSWORD") == server_env.get("POSTGRES_PASSWORD")
+    assert maker.get("image") == server.get("image"), "psql should come from the server's image"
+    assert depends_on(maker) == {"postgresql": "service_healthy"}
+    script = script_of(services, DATABASE_SERVICE).read_text(encoding="utf-8")
+    assert re.search(r"CREATE DATABASE.*\n?.*WHERE NOT EXISTS.*pg_database.*\\gexec", script)
+    assert re.search(r"CREATE ROLE.*\n?.*WHERE NOT EXISTS.*pg_roles.*\\gexec", script)
 
 
-def test_registered_attributes_match_the_workflow_keys() -> None:
+def script_of(services: dict[str, dict[str, Any]], name: str) -> Path:
+    service = services[name]
+    mounts = bind_mounts(service)
+    script = next(part for part in command(service) if part.endswith(".sh"))
+    dst = next(d for d in mounts if script.startswith(d.rstrip("/") + "/"))
+    return mounts[dst] / script[len(dst) :].lstrip("/")
+
+
+def test_store_database_script_runs_and_the_store_migrates(
+    services: dict[str, dict[str, Any]],
+    postgres_url: str,  # noqa: F811
+) -> None:
+    """The one-shot, twice, against a real server; then the store migrates in what it made, as
+    the role the compose's URL names (PostgreSQL 15+ lets only the owner create in public)."""
+    if not (shutil.which("psql") and shutil.which("pg_isready")):
+        pytest.skip("psql/pg_isready not installed: apt-get install postgresql-client")
+    server = make_url(postgres_url)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PG")},
+        **environment(services[DATABASE_SERVICE]),
+        "PGHOST": str(server.host),
+        "PGPORT": str(server.port),
+        "PGUSER": str(server.username),
+    }
+    env.pop("PGPASSWORD", None)  # the throwaway server trusts loopback
+    script = script_of(services, DATABASE_SERVICE)
+    for run in (1, 2):  # the second run finds both and must still succeed
+        done = subprocess.run(
+            ["sh", str(script)], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, f"run {run}: {done.stdout}{done.stderr}"
+    url = store_url(services).set(host=server.host, port=server.port)
+    store = Store(url.render_as_string(hide_password=False))
+    try:
+        with store.engine.connect() as connection:
+            owner = connection.exec_driver_sql(
+                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()"
+            ).scalar()
+        assert owner == url.username
+    finally:
+        store.close()
+
+
+# --- search attributes, retention, schedules --------------------------------------------------
+
+
+def test_namespace_step_creates_the_namespace_the_apps_use(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    namespace = environment(services[NAMESPACE_SERVICE]).get("DEFAULT_NAMESPACE")
+    for name in SLAFLOW_SERVICES:
+        assert environment(services[name]).get("TEMPORAL_NAMESPACE") == namespace, name
+    script = script_of(services, NAMESPACE_SERVICE).read_text(encoding="utf-8")
+    assert "temporal operator namespace create" in script
+
+
+def test_search_attributes_come_from_slaflow_setup_alone() -> None:
+    """`slaflow setup` registers them from the workflow's own keys; a second list in a deploy
+    script could only drift from those (a type changed in one place and not the other)."""
+    for path in sorted(DEPLOY.rglob("*")):
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            assert "search-attribute create" not in text, f"{path} registers search attributes"
+
+
+async def test_setup_registers_every_workflow_key_with_its_type() -> None:
+    """What the `slaflow-setup` container runs asks the cluster for each key the workflows
+    write, with the type they write it as."""
+    from temporalio.api.enums.v1 import IndexedValueType
+
+    from cluster import register_search_attributes
     from workflows.search_attributes import ALL_KEYS
 
-    text = setup_text()
-    for key in ALL_KEYS:
-        kind = key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_").title()
-        kind = {"Keywordlist": "KeywordList"}.get(kind, kind)
-        assert registers(text, key.name, kind), f"{key.name} ({kind}) is not registered"
+    sent: dict[str, int] = {}
 
+    class Operator:
+        async def add_search_attributes(self, request: Any) -> None:
+            sent.update(request.search_attributes)
 
-def test_setup_creates_the_namespace_the_apps_use(services: dict[str, dict[str, Any]]) -> None:
-    namespace = environment(services[SETUP_SERVICE]).get("DEFAULT_NAMESPACE")
-    for name in APP_SERVICES:
-        assert environment(services[name]).get("TEMPORAL_NAMESPACE") == namespace, name
-    assert "temporal operator namespace create" in setup_text()
+    class FakeClient:
+        namespace = "default"
+        operator_service = Operator()
+
+    await register_search_attributes(FakeClient())  # type: ignore[arg-type]
+    assert sent == {key.name: key.indexed_value_type for key in ALL_KEYS}
+    assert set(sent.values()) <= set(IndexedValueType.values())
 
 
 # --- Dockerfile -------------------------------------------------------------------------------
@@ -349,7 +480,29 @@ def test_dockerfile_basics() -> None:
     users = [rest for op, rest in instructions if op == "USER"]
     assert users and users[-1] not in {"root", "0"}, "the image must run as a non-root user"
     assert instructions[-1] == ("CMD", '["slaflow", "api"]')
-    assert any(op == "RUN" and "pip install --no-cache-dir ." in rest for op, rest in instructions)
+
+
+def pip_installs() -> list[list[str]]:
+    """The arguments of each `pip install` in a RUN, as the shell would split them."""
+    installs = []
+    for op, rest in dockerfile_instructions():
+        if op != "RUN":
+            continue
+        for step in re.split(r"&&|;", rest):
+            words = shlex.split(step)
+            if words[:2] == ["pip", "install"]:
+                installs.append(words[2:])
+    return installs
+
+
+def test_dockerfile_installs_the_project_with_the_postgres_extra() -> None:
+    """psycopg comes with the extra; without it SLAFLOW_DATABASE_URL=postgresql+psycopg fails."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    extra = pyproject["project"]["optional-dependencies"]["postgres"]
+    assert any(dep.startswith("psycopg") for dep in extra), extra
+    targets = [arg for args in pip_installs() for arg in args if not arg.startswith("-")]
+    assert ".[postgres]" in targets, f"the image installs {targets}"
+    assert any("--no-cache-dir" in args for args in pip_installs())
 
 
 def test_dockerfile_copies_every_setuptools_target() -> None:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from api.auth import ADMIN_ONLY, STAFF
 from api.deps import DeskDep, StoreDep
 from api.errors import ApiError
 from sla.availability import Incident
@@ -41,7 +42,7 @@ class IncidentEnd(BaseModel):
     ended_at: AwareDatetime
 
 
-@router.post("/incidents", status_code=status.HTTP_201_CREATED)
+@router.post("/incidents", status_code=status.HTTP_201_CREATED, dependencies=[ADMIN_ONLY])
 async def open_incident(body: IncidentCreate, desk: DeskDep, store: StoreDep) -> dict[str, Any]:
     incident = Incident(
         id=uuid.uuid4().hex,
@@ -54,7 +55,7 @@ async def open_incident(body: IncidentCreate, desk: DeskDep, store: StoreDep) ->
     return incident.model_dump(mode="json")
 
 
-@router.patch("/incidents/{incident_id}")
+@router.patch("/incidents/{incident_id}", dependencies=[ADMIN_ONLY])
 async def end_incident(
     incident_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")],
     body: IncidentEnd,
@@ -70,7 +71,7 @@ async def end_incident(
     return ended.model_dump(mode="json")
 
 
-@router.get("")
+@router.get("", dependencies=[STAFF])
 async def availability(
     desk: DeskDep,
     store: StoreDep,

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import JSONResponse, Response
 
+from api.auth import PrincipalDep
 from api.deps import DeskDep, StoreDep
 from api.errors import ApiError
 from sla.actions import ID_PATTERN
@@ -26,8 +27,11 @@ async def statement(
     month: Annotated[str, Query(pattern=MONTH, examples=["2026-11"])],
     desk: DeskDep,
     store: StoreDep,
+    principal: PrincipalDep,
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
+    if not principal.sees(customer_id):
+        raise ApiError(404, f"no customer {customer_id!r}")  # a customer sees only its own
     if customer_id not in desk.config.customers and not await asyncio.to_thread(
         store.knows_customer, customer_id
     ):

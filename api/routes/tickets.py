@@ -10,9 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Response, status
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.auth import STAFF, Principal, PrincipalDep, Role
 from api.deps import DeskDep
 from api.desk import workflow_id
-from api.errors import ApiError, from_rpc
+from api.errors import ApiError, from_rpc, not_found
 from api.schemas import (
     History,
     HistoryRun,
@@ -35,7 +36,7 @@ from sla.actions import (
     Resume,
 )
 from sla.priorities import Priority
-from sla.ticket import TicketStatus
+from sla.ticket import TicketState, TicketStatus
 from store.history import fetch_runs
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
@@ -54,9 +55,15 @@ IdempotencyKey = Annotated[
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Ticket)
 async def open_ticket(
-    body: TicketCreate, desk: DeskDep, response: Response, idempotency_key: IdempotencyKey = None
+    body: TicketCreate,
+    desk: DeskDep,
+    principal: PrincipalDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> Ticket:
-    state, created = await desk.open(body, idempotency_key)
+    if not principal.sees(body.customer_id):
+        raise ApiError(403, "a customer key opens tickets for its own customer_id only")
+    state, created = await desk.open(body, idempotency_key, principal)
     if not created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/tickets/{state.ticket_id}"
@@ -82,6 +89,7 @@ def decode_page_token(text: str) -> bytes:
 @router.get("", response_model=TicketPage)
 async def list_tickets(
     desk: DeskDep,
+    principal: PrincipalDep,
     status_: Annotated[TicketStatus | None, Query(alias="status")] = None,
     priority: Priority | None = None,
     customer_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
@@ -94,6 +102,10 @@ async def list_tickets(
         filters["TicketStatus"] = status_.value
     if priority is not None:
         filters["TicketPriority"] = priority.value
+    if principal.role is Role.CUSTOMER:
+        if customer_id is not None and customer_id != principal.customer_id:
+            return TicketPage(tickets=[], next_page_token=None)  # never another's tickets
+        customer_id = principal.customer_id
     if customer_id is not None:
         filters["CustomerId"] = customer_id
     if breached is not None:
@@ -107,8 +119,16 @@ async def list_tickets(
 
 
 @router.get("/{ticket_id}", response_model=Ticket)
-async def get_ticket(ticket_id: TicketIdPath, desk: DeskDep) -> Ticket:
-    return Ticket.of(await desk.get(ticket_id))
+async def get_ticket(ticket_id: TicketIdPath, desk: DeskDep, principal: PrincipalDep) -> Ticket:
+    return Ticket.of(await readable(desk, principal, ticket_id))
+
+
+async def readable(desk: DeskDep, principal: Principal, ticket_id: str) -> TicketState:
+    """The ticket, if this caller may see it; another customer's ticket does not exist (404)."""
+    state = await desk.get(ticket_id)
+    if not principal.sees(state.customer_id):
+        raise not_found(ticket_id)
+    return state
 
 
 async def _act(
@@ -119,35 +139,35 @@ async def _act(
     return Ticket.of(await desk.act(ticket_id, update, action))
 
 
-@router.post("/{ticket_id}/respond", response_model=Ticket)
+@router.post("/{ticket_id}/respond", response_model=Ticket, dependencies=[STAFF])
 async def respond(
     ticket_id: TicketIdPath, body: Respond, desk: DeskDep, key: IdempotencyKey = None
 ) -> Ticket:
     return await _act(desk, ticket_id, "respond", body, key)
 
 
-@router.post("/{ticket_id}/resolve", response_model=Ticket)
+@router.post("/{ticket_id}/resolve", response_model=Ticket, dependencies=[STAFF])
 async def resolve(
     ticket_id: TicketIdPath, body: Resolve, desk: DeskDep, key: IdempotencyKey = None
 ) -> Ticket:
     return await _act(desk, ticket_id, "resolve", body, key)
 
 
-@router.post("/{ticket_id}/close", response_model=Ticket)
+@router.post("/{ticket_id}/close", response_model=Ticket, dependencies=[STAFF])
 async def close(
     ticket_id: TicketIdPath, desk: DeskDep, body: Close | None = None, key: IdempotencyKey = None
 ) -> Ticket:
     return await _act(desk, ticket_id, "close", body or Close(), key)
 
 
-@router.post("/{ticket_id}/pause", response_model=Ticket)
+@router.post("/{ticket_id}/pause", response_model=Ticket, dependencies=[STAFF])
 async def pause(
     ticket_id: TicketIdPath, body: Pause, desk: DeskDep, key: IdempotencyKey = None
 ) -> Ticket:
     return await _act(desk, ticket_id, "pause", body, key)
 
 
-@router.post("/{ticket_id}/resume", response_model=Ticket)
+@router.post("/{ticket_id}/resume", response_model=Ticket, dependencies=[STAFF])
 async def resume(
     ticket_id: TicketIdPath, desk: DeskDep, body: Resume | None = None, key: IdempotencyKey = None
 ) -> Ticket:
@@ -156,12 +176,20 @@ async def resume(
 
 @router.post("/{ticket_id}/reopen", response_model=Ticket)
 async def reopen(
-    ticket_id: TicketIdPath, desk: DeskDep, body: Reopen | None = None, key: IdempotencyKey = None
+    ticket_id: TicketIdPath,
+    desk: DeskDep,
+    principal: PrincipalDep,
+    body: Reopen | None = None,
+    key: IdempotencyKey = None,
 ) -> Ticket:
-    return await _act(desk, ticket_id, "reopen", body or Reopen(), key)
+    action = body or Reopen()
+    if principal.role is Role.CUSTOMER:
+        await readable(desk, principal, ticket_id)
+        action = action.model_copy(update={"actor": principal.customer_id})
+    return await _act(desk, ticket_id, "reopen", action, key)
 
 
-@router.patch("/{ticket_id}", response_model=Ticket)
+@router.patch("/{ticket_id}", response_model=Ticket, dependencies=[STAFF])
 async def change(
     ticket_id: TicketIdPath, body: ChangeTicket, desk: DeskDep, key: IdempotencyKey = None
 ) -> Ticket:
@@ -170,14 +198,21 @@ async def change(
 
 @router.post("/{ticket_id}/comments", response_model=Ticket)
 async def comment(
-    ticket_id: TicketIdPath, body: Comment, desk: DeskDep, key: IdempotencyKey = None
+    ticket_id: TicketIdPath,
+    body: Comment,
+    desk: DeskDep,
+    principal: PrincipalDep,
+    key: IdempotencyKey = None,
 ) -> Ticket:
+    if principal.role is Role.CUSTOMER:
+        await readable(desk, principal, ticket_id)
+        body = body.model_copy(update={"author": principal.customer_id})  # speaks for itself
     return await _act(desk, ticket_id, "comment", body, key)
 
 
 @router.get("/{ticket_id}/timeline", response_model=Timeline)
-async def timeline(ticket_id: TicketIdPath, desk: DeskDep) -> Timeline:
-    state = await desk.get(ticket_id)
+async def timeline(ticket_id: TicketIdPath, desk: DeskDep, principal: PrincipalDep) -> Timeline:
+    state = await readable(desk, principal, ticket_id)
     return Timeline(
         ticket_id=ticket_id,
         entries=[TimelineEntryOut(**e.model_dump()) for e in state.timeline],
@@ -185,8 +220,10 @@ async def timeline(ticket_id: TicketIdPath, desk: DeskDep) -> Timeline:
 
 
 @router.get("/{ticket_id}/history", response_model=History)
-async def history(ticket_id: TicketIdPath, desk: DeskDep) -> History:
+async def history(ticket_id: TicketIdPath, desk: DeskDep, principal: PrincipalDep) -> History:
     """From Temporal while it keeps the ticket, from the archive after its retention."""
+    if principal.role is Role.CUSTOMER:
+        await readable(desk, principal, ticket_id)
     try:
         runs = await fetch_runs(desk.client, workflow_id(ticket_id))
     except RPCError as exc:

@@ -1,7 +1,8 @@
 #!/bin/sh
-# One-shot (service `temporal-create-namespace`): create the namespace if missing and register
-# slaflow's custom search attributes on it. Safe to re-run: an existing namespace or an attribute
-# that already exists with the same type is accepted; the same name with another type fails.
+# One-shot (service `temporal-create-namespace`): create the namespace if missing. Safe to re-run:
+# an existing namespace is accepted. Everything slaflow keeps on the namespace (search attributes,
+# retention, schedules) is set afterwards by `slaflow setup` (service `slaflow-setup`), which does
+# not create namespaces.
 set -eu
 
 NAMESPACE=${DEFAULT_NAMESPACE:-default}
@@ -39,40 +40,5 @@ else
   esac
 fi
 
-# register NAME TYPE: retried because a namespace created a moment ago can take a few seconds
-# to be visible to every frontend call.
-register() {
-  name=$1
-  type=$2
-  tries=0
-  while :; do
-    if out=$(temporal operator search-attribute create --namespace "$NAMESPACE" \
-        --name "$name" --type "$type" --address "$ADDRESS" 2>&1); then
-      echo "Search attribute ${name} (${type}) registered"
-      return 0
-    fi
-    case $out in
-      *"different type"*) echo "$out" >&2; return 1 ;;
-      *"already exists"* | *"AlreadyExists"*) echo "Search attribute ${name} already registered"; return 0 ;;
-    esac
-    tries=$((tries + 1))
-    if [ "$tries" -ge 15 ]; then
-      echo "$out" >&2
-      return 1
-    fi
-    echo "Registering ${name} failed, retrying: ${out}"
-    sleep 2
-  done
-}
-
-# slaflow's custom search attributes (workflows/search_attributes.py).
-register TicketStatus Keyword
-register TicketPriority Keyword
-register CustomerId Keyword
-register SlaBreached Bool
-register ResponseDueAt Datetime
-register ResolutionDueAt Datetime
-register EscalationLevel Int
-
-temporal operator search-attribute list --namespace "$NAMESPACE" --address "$ADDRESS"
-echo "Namespace '${NAMESPACE}' is ready for slaflow"
+temporal operator namespace describe --namespace "$NAMESPACE" --address "$ADDRESS"
+echo "Namespace '${NAMESPACE}' is ready"
