@@ -6,6 +6,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 log = logging.getLogger("slaflow.api")
@@ -49,6 +50,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # FastAPI answers 400 for a body it cannot decode; API.md says invalid input is 422.
+        status = 422 if exc.status_code == 400 else exc.status_code
+        detail = "the body is not valid UTF-8 JSON" if exc.status_code == 400 else exc.detail
+        return JSONResponse({"detail": detail}, status_code=status, headers=exc.headers)
 
     @app.exception_handler(RPCError)
     async def _rpc_error(request: Request, exc: RPCError) -> JSONResponse:

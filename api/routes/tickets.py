@@ -53,7 +53,12 @@ IdempotencyKey = Annotated[
 ]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=Ticket)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Ticket,
+    responses={200: {"model": Ticket, "description": "that ticket_id or Idempotency-Key again"}},
+)
 async def open_ticket(
     body: TicketCreate,
     desk: DeskDep,
