@@ -45,7 +45,13 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "SLAFLOW_TEMPORAL_NAMESPACE"),
     )
     # Open tickets a worker keeps in memory; an action on an evicted ticket costs a replay.
+    # About 70 KB each (docs/benchmarks.md): size it to the open tickets you expect.
     max_cached_workflows: int = 10_000
+    # Worker tuning (None: the SDK's defaults, which the benchmarks found good on 2 cores).
+    max_concurrent_workflow_tasks: int | None = None
+    max_concurrent_activities: int | None = None
+    workflow_task_pollers: int | None = None
+    activity_task_pollers: int | None = None
     max_request_seconds: float = 10.0
     # API keys with roles (YAML); unset: the API is open, and `slaflow up` says so loudly.
     api_keys_file: Path | None = None

@@ -42,6 +42,17 @@ def ticket_activities(store: Store) -> list[Callable[..., Any]]:
     ]
 
 
+def tuning(settings: Settings) -> dict[str, Any]:
+    """The worker options the settings override; the SDK's defaults otherwise."""
+    options = {
+        "max_concurrent_workflow_tasks": settings.max_concurrent_workflow_tasks,
+        "max_concurrent_activities": settings.max_concurrent_activities,
+        "max_concurrent_workflow_task_polls": settings.workflow_task_pollers,
+        "max_concurrent_activity_task_polls": settings.activity_task_pollers,
+    }
+    return {name: value for name, value in options.items() if value is not None}
+
+
 def build_worker(client: Client, settings: Settings, store: Store | None = None) -> Worker:
     store = store or settings.store()
     contracts = ContractActivities(store, settings.sla_config)
@@ -62,4 +73,5 @@ def build_worker(client: Client, settings: Settings, store: Store | None = None)
         # extend_calendar is a quick sync activity; sync activities need an executor.
         activity_executor=ThreadPoolExecutor(max_workers=4),
         max_cached_workflows=settings.max_cached_workflows,
+        **tuning(settings),
     )
