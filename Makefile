@@ -26,5 +26,8 @@ test: lint typecheck
 	$(BIN)/slaflow replay tests/histories/*.json
 	$(BIN)/pytest -q
 
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
 clean:
 	rm -rf $(VENV) .slaflow .pytest_cache .mypy_cache .ruff_cache

@@ -308,6 +308,12 @@ async def _run(args: argparse.Namespace) -> None:
             start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
         await serve(settings, run_worker=True, run_api=False, client=client)
     elif args.command == "api":
+        if not settings.api_keys_file:
+            print(
+                "slaflow: WARNING: the API is open (no SLAFLOW_API_KEYS_FILE): put it behind "
+                "an authenticating proxy or give it a keys file",
+                file=sys.stderr,
+            )
         await serve(settings, run_worker=False, run_api=True, client=client)
 
 

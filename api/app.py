@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI
 from temporalio.client import Client
@@ -57,12 +58,24 @@ def create_app(
         app.state.notifier = Notifier(config.notifications)
         yield
 
+    # With keys, the schema is for key holders too, and the browsable docs (which fetch it
+    # without a key) are off.
+    guarded = keyring is not None
     app = FastAPI(
         title="slaflow",
         version="0.1.0",
         summary="SLA tickets kept by durable Temporal workflows",
         lifespan=lifespan,
+        openapi_url=None if guarded else "/openapi.json",
+        docs_url=None if guarded else "/docs",
+        redoc_url=None if guarded else "/redoc",
     )
+    if guarded:
+
+        @app.get("/openapi.json", include_in_schema=False, dependencies=[STAFF])
+        async def openapi() -> dict[str, Any]:
+            return app.openapi()
+
     app.add_middleware(RequestMetrics)
     app.add_middleware(BodyLimit)
     install_error_handlers(app)

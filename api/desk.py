@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from temporalio.client import (
     Client,
@@ -44,6 +46,24 @@ def ticket_id_for_key(idempotency_key: str) -> str:
     return "k-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
 
 
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def bounded(method: F) -> F:
+    """The whole call within the request deadline, retries included: the SDK retries an
+    unreachable server for up to ten seconds, and `rpc_timeout` bounds one attempt only."""
+
+    @functools.wraps(method)
+    async def within_deadline(desk: Desk, *args: Any, **kwargs: Any) -> Any:
+        try:
+            async with asyncio.timeout(desk.timeout.total_seconds()):
+                return await method(desk, *args, **kwargs)
+        except TimeoutError:
+            raise temporal_unavailable("Temporal did not answer in time") from None
+
+    return cast(F, within_deadline)
+
+
 class Desk:
     def __init__(
         self,
@@ -68,6 +88,7 @@ class Desk:
     def _handle(self, ticket_id: str) -> WorkflowHandle[TicketWorkflow, TicketState]:
         return self.client.get_workflow_handle_for(TicketWorkflow.run, workflow_id(ticket_id))
 
+    @bounded
     async def open(
         self, body: TicketCreate, idempotency_key: str | None, principal: Principal = ANONYMOUS
     ) -> tuple[TicketState, bool]:
@@ -117,6 +138,7 @@ class Desk:
         telemetry.TICKETS_OPENED.labels(body.priority.value).inc()
         return state, True
 
+    @bounded
     async def get(self, ticket_id: str) -> TicketState:
         try:
             return await self._handle(ticket_id).query(
@@ -131,6 +153,7 @@ class Desk:
         except WorkflowQueryFailedError as exc:
             raise temporal_unavailable(f"the ticket could not be read ({exc.message})") from None
 
+    @bounded
     async def act(self, ticket_id: str, update: str, action: Action) -> TicketState:
         """Run an agent action as a workflow Update; the answer carries the new state."""
         handle = self._handle(ticket_id)
@@ -160,12 +183,7 @@ class Desk:
                 raise refused(f"cannot {update}: the ticket is {state.status.value}") from None
             raise from_rpc(exc, ticket_id) from None
 
-    async def exists(self, ticket_id: str) -> None:
-        try:
-            await self._handle(ticket_id).describe(rpc_timeout=self.timeout)
-        except RPCError as exc:
-            raise from_rpc(exc, ticket_id) from None
-
+    @bounded
     async def list(
         self, filters: dict[str, str | bool], page_size: int, page_token: bytes | None
     ) -> tuple[list[TicketSummary], bytes | None]:

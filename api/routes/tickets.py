@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -230,7 +231,10 @@ async def history(ticket_id: TicketIdPath, desk: DeskDep, principal: PrincipalDe
     if principal.role is Role.CUSTOMER:
         await readable(desk, principal, ticket_id)
     try:
-        runs = await fetch_runs(desk.client, workflow_id(ticket_id))
+        async with asyncio.timeout(desk.timeout.total_seconds() * 3):  # a long history is slow
+            runs = await fetch_runs(desk.client, workflow_id(ticket_id))
+    except TimeoutError:
+        raise ApiError(503, "Temporal did not send the history in time; try again") from None
     except RPCError as exc:
         archived = await desk.archived(ticket_id) if exc.status == RPCStatusCode.NOT_FOUND else None
         if archived is None:

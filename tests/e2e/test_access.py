@@ -77,9 +77,9 @@ async def call(
     return await k.http.request(method, path, json=body, headers=headers)
 
 
-async def new_ticket(k: Keyed, customer: str, **extra: str) -> str:
+async def new_ticket(k: Keyed, customer: str) -> str:
     body = {"title": "VPN down", "priority": "P3", "customer_id": customer}
-    response = await call(k, "admin", "POST", "/tickets", body, **extra)
+    response = await call(k, "admin", "POST", "/tickets", body)
     assert response.status_code == 201, response.text
     ticket_id: str = response.json()["ticket_id"]
     return ticket_id
@@ -122,7 +122,7 @@ ROWS: list[tuple[str, str, str, Any, tuple[str, ...], tuple[int, int, int, int |
      "&end=2026-01-06T00:00:00Z", None, (), (200, 200, 403, None)),
     ("report", "GET", "/reports/sla?from=2025-12-01&to=2025-12-31", None, (),
      (200, 200, 403, None)),
-    # API.md lists statements under neither agent nor admin explicitly; staff reads them.
+    # API.md does not name statements for agents; the product lets staff read every one.
     ("statement", "GET", "/customers/{customer}/statement?month=2025-12", None, (),
      (200, 200, 200, 404)),
     ("availability", "GET", "/availability?month=2025-12", None, (), (200, 200, 403, None)),
@@ -209,22 +209,22 @@ async def test_every_endpoint_but_healthz_answers_401_with_a_detail_without_a_va
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": f"Bearer {WRONG_KEY}"}])
-async def test_healthz_is_open_with_or_without_a_key(
-    keyed: Keyed, headers: dict[str, str]
-) -> None:
+async def test_healthz_is_open_with_or_without_a_key(keyed: Keyed, headers: dict[str, str]) -> None:
     response = await keyed.http.get("/healthz", headers=headers)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "ok"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: FastAPI's /openapi.json, /docs and /redoc stay open with a keys file; API.md "
-    "says every endpoint but /healthz needs a key",
+@pytest.mark.parametrize(
+    ("path", "status"), [("/openapi.json", 401), ("/docs", 404), ("/redoc", 404)]
 )
-@pytest.mark.parametrize("path", ["/openapi.json", "/docs", "/redoc"])
-async def test_api_docs_need_a_key_too(keyed: Keyed, path: str) -> None:
-    assert (await keyed.http.get(path)).status_code == 401
+async def test_with_keys_the_schema_needs_a_key_and_the_docs_pages_are_off(
+    keyed: Keyed, path: str, status: int
+) -> None:
+    assert (await keyed.http.get(path)).status_code == status
+    if path == "/openapi.json":
+        schema = await call(keyed, "agent", "GET", path)
+        assert schema.status_code == 200 and "/tickets" in schema.json()["paths"]
 
 
 @pytest.mark.parametrize(
@@ -364,48 +364,33 @@ SECRET = "a-secret-that-must-not-leak"
 
 
 @pytest.mark.parametrize(
-    ("entry", "problem"),
+    ("entries", "problem"),
     [
-        ({"name": "a", "key": "short-key", "role": "admin"}, "keys.0.key"),
-        ({"name": "a", "key": SECRET, "role": "root"}, "keys.0.role"),
-        ({"name": "a", "key": SECRET, "role": "customer"}, "customer_id"),
-        ({"name": "a", "key": SECRET, "role": "agent", "customer_id": "acme"}, "customer_id"),
-        ({"name": "a b", "key": SECRET, "role": "admin"}, "keys.0.name"),
+        ([{"name": "a", "key": "short-key", "role": "admin"}], "keys.0.key"),
+        ([{"name": "a", "key": SECRET, "role": "root"}], "keys.0.role"),
+        ([{"name": "a", "key": SECRET, "role": "customer"}], "customer_id"),
+        ([{"name": "a", "key": SECRET, "role": "agent", "customer_id": "acme"}], "customer_id"),
+        ([{"name": "a b", "key": SECRET, "role": "admin"}], "keys.0.name"),
+        ([{"name": n, "key": SECRET, "role": "admin"} for n in "ab"], "each key must be different"),
     ],
-)
+)  # fmt: skip
 def test_a_bad_keys_file_stops_the_app_naming_the_entry_never_the_key(
-    tmp_path: Path, e2e_settings: Settings, entry: dict[str, str], problem: str
+    tmp_path: Path, e2e_settings: Settings, entries: list[dict[str, str]], problem: str
 ) -> None:
     path = tmp_path / "keys.yaml"
-    path.write_text(yaml.safe_dump({"keys": [entry]}))
+    path.write_text(yaml.safe_dump({"keys": entries}))
     with pytest.raises(ConfigError) as failure:
         create_app(e2e_settings.model_copy(update={"api_keys_file": path}))
     assert problem in str(failure.value)
-    assert entry["key"] not in str(failure.value)
-
-
-def test_a_key_used_twice_stops_the_app(tmp_path: Path, e2e_settings: Settings) -> None:
-    path = tmp_path / "keys.yaml"
-    twice = [{"name": n, "key": SECRET, "role": "admin"} for n in ("a", "b")]
-    path.write_text(yaml.safe_dump({"keys": twice}))
-    with pytest.raises(ConfigError, match="each key must be different") as failure:
-        create_app(e2e_settings.model_copy(update={"api_keys_file": path}))
-    assert SECRET not in str(failure.value)
+    assert entries[0]["key"] not in str(failure.value)
 
 
 @pytest.mark.parametrize(
     ("host", "keys", "refused"),
-    [
-        ("127.0.0.1", None, False),
-        ("localhost", None, False),
-        ("::1", None, False),
-        ("0.0.0.0", None, True),
-        ("::", None, True),
-        ("192.0.2.10", None, True),
-        ("api.example.com", None, True),
-        ("0.0.0.0", Path("keys.yaml"), False),
-    ],
-)
+    [("127.0.0.1", None, False), ("localhost", None, False), ("::1", None, False),
+     ("0.0.0.0", None, True), ("::", None, True), ("192.0.2.10", None, True),
+     ("api.example.com", None, True), ("0.0.0.0", Path("keys.yaml"), False)],
+)  # fmt: skip
 def test_only_loopback_may_be_served_without_keys(
     host: str, keys: Path | None, refused: bool
 ) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
+import threading
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -144,6 +146,60 @@ async def record_business_hours() -> None:
             print(f"wrote {path} ({len(history.events)} events)")
 
 
+async def record_v3() -> None:
+    """v3: outcomes in the store, effects recorded by local activities, archiving, rewards
+    and penalties under a contract, a delivery that the receiver (absent) never accepts."""
+    config = parse_config(
+        {
+            "default_policy": "standard",
+            "customers": {"acme": {"monthly_fee": 10000, "currency": "EUR"}},
+            "notifications": {
+                "webhooks": [{"name": "ops", "url": "http://127.0.0.1:18999/hook",
+                              "secret": "x", "events": ["resolved"]}]
+            },
+            "policies": {
+                "standard": {
+                    "targets": {p: {"response": "15m", "resolution": "2h"} for p in Priority},
+                    "credits": {"response_breach": {"P1": "2%"}},
+                    "rewards": {"resolved_within": 0.5,
+                                "reward": {"amount": 1, "unit": "support_hours"}},
+                }
+            },
+        }
+    )  # fmt: skip
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    receiver = ThreadingHTTPServer(("127.0.0.1", 18999), _Accept)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    with tempfile.TemporaryDirectory() as tmp:
+        worker = ticket_worker(
+            env.client, "record", Store.at(Path(tmp) / "l.db"), config.notifications
+        )
+        async with env, worker:
+            now = await env.get_current_time()
+            policy = policy_snapshot(config, now, "acme")
+            handle = await open_ticket(env.client, "record", policy, Priority.P1)
+            await env.sleep(timedelta(minutes=20))
+            await handle.execute_update(TicketWorkflow.respond, Respond(agent_id="alice"))
+            await handle.execute_update(TicketWorkflow.resolve, Resolve(agent_id="alice"))
+            await handle.execute_update(TicketWorkflow.close, Close())
+            await handle.result()
+            history = await handle.fetch_history()
+            path = HERE / "v3-contract-local-records.json"
+            path.write_text(history.to_json())
+            print(f"wrote {path} ({len(history.events)} events)")
+    receiver.shutdown()
+
+
+class _Accept(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.end_headers()
+
+
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else ""
     if which == "v1":
@@ -152,5 +208,7 @@ if __name__ == "__main__":
         asyncio.run(record_indexed(shipped))
     elif which == "v2-business-hours":
         asyncio.run(record_business_hours())
+    elif which == "v3":
+        asyncio.run(record_v3())
     else:
-        sys.exit("usage: python -m tests.histories.record v1|v2-business-hours")
+        sys.exit("usage: python -m tests.histories.record v1|v2-business-hours|v3")

@@ -1,0 +1,256 @@
+"""`python -m bench`: measure slaflow against the raw Temporal ceiling, write docs/benchmarks.*."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench import burst, measure, report
+from bench.profile import profiled
+from bench.stack import Stack, raw_stack, slaflow_stack
+from bench.stats import Budget, closed_loop
+
+MEASUREMENTS = ("open", "act", "read", "burst", "memory", "list", "sqlite")
+# Seconds the later phases are expected to need; earlier loops leave them this much.
+PLANNED = {"burst": 200.0, "list": 100.0, "sqlite": 45.0}
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def _ints(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument(
+        "--only",
+        default=",".join(MEASUREMENTS),
+        help=f"comma-separated measurements of {', '.join(MEASUREMENTS)} (all)",
+    )
+    p.add_argument("--concurrency", type=_ints, default=[50, 200], help="for opens and actions")
+    p.add_argument("--open-counts", type=_ints, default=[600, 1200], help="tickets per concurrency")
+    p.add_argument("--act-counts", type=_ints, default=[500, 1000], help="actions per concurrency")
+    p.add_argument("--reads", type=int, default=500, help="GETs (and raw queries), one client")
+    p.add_argument("--visible", type=int, default=50, help="action-then-read pairs, one client")
+    p.add_argument("--burst", type=int, default=2000, help="tickets due in the same second")
+    p.add_argument("--burst-target", type=int, default=20, help="P1 response target, seconds")
+    p.add_argument("--list-tickets", type=int, default=3000, help="tickets in visibility")
+    p.add_argument("--list-calls", type=int, default=50, help="GET /tickets calls, one client")
+    p.add_argument("--sqlite-tickets", type=int, default=400, help="tickets per SQLite setting")
+    p.add_argument("--cap", type=float, default=40.0, help="seconds at most per load loop")
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=570.0,
+        help="seconds for the whole run; loops shrink, phases are skipped to keep it",
+    )
+    p.add_argument(
+        "--collect",
+        type=float,
+        default=60.0,
+        help="seconds at most to wait for a burst's escalations",
+    )
+    p.add_argument(
+        "--no-profile", dest="profile", action="store_false", help="skip the py-spy passes"
+    )
+    p.add_argument("--docs", type=Path, default=DOCS, help="where benchmarks.md/.json go")
+    return p  # fmt: skip
+
+
+def _say(text: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+async def core(
+    args: argparse.Namespace, wanted: set[str], budget: Budget, out: dict[str, Any]
+) -> None:
+    """Measurements 1, 3, 2 and 5 on one raw stack and one `slaflow up`, interleaved so that
+    each slaflow figure is taken right after its raw counterpart."""
+
+    def cap() -> float:  # per loop; the loops come in pairs (raw, then slaflow)
+        return budget.cap(2 * args.cap) / 2
+
+    async with raw_stack() as raw, slaflow_stack() as product:
+        memory: dict[str, Any] = {"baseline": _rss(raw, product)}
+        raw_ids: list[str] = []
+        product_ids: list[str] = []
+        out["opens"] = []
+        for concurrency, count in zip(args.concurrency, args.open_counts, strict=True):
+            _say(f"1. opens at concurrency {concurrency}: {count} each")
+            result = await measure.opens(raw, product, count, concurrency, cap())
+            raw_ids += result.pop("raw_ids")
+            product_ids += result.pop("product_ids")
+            out["opens"].append(result)
+            memory[f"after_opens_c{concurrency}"] = {
+                **_rss(raw, product),
+                "tickets": len(product_ids),
+                "raw_workflows": len(raw_ids),
+            }
+        if "read" in wanted:
+            _say(f"3. reads: {args.reads} each, one client")
+            out["reads"] = await measure.reads(
+                raw, product, raw_ids, product_ids, args.reads, cap()
+            )
+        if "act" in wanted:
+            await _actions(args, raw, product, raw_ids, product_ids, cap, out)
+            memory["after_actions"] = {
+                **_rss(raw, product),
+                "tickets": len(product_ids),
+                "raw_workflows": len(raw_ids),
+            }
+        out["memory"] = {"cache_10000": memory}
+        if args.profile and budget.left() > 60:
+            out["profiles"] = await _profile_passes(product, max(args.concurrency), cap())
+
+
+async def _actions(
+    args: argparse.Namespace, raw: Stack, product: Stack, raw_ids: list[str],
+    product_ids: list[str], cap: Callable[[], float], out: dict[str, Any],
+) -> None:  # fmt: skip
+    """Measurement 2, each action on a ticket of its own, then action-then-read pairs."""
+    out["actions"] = []
+    used = 0
+    for concurrency, count in zip(args.concurrency, args.act_counts, strict=True):
+        _say(f"2. actions at concurrency {concurrency}: {count} each")
+        r, p = raw_ids[used : used + count], product_ids[used : used + count]
+        used += count
+        out["actions"].append(await measure.actions(raw, product, r, p, concurrency, cap()))
+    _say(f"2. action then read: {args.visible} each")
+    end = used + args.visible
+    out["visible"] = await measure.visible_after_action(
+        raw, product, raw_ids[used:end], product_ids[used:end]
+    )
+
+
+def _rss(raw: Stack, product: Stack) -> dict[str, float]:
+    return {
+        "raw_worker": raw.rss()["worker"],
+        "raw_server": raw.rss()["server"],
+        "slaflow": product.rss()["slaflow"],
+        "server": product.rss()["server"],
+    }
+
+
+async def _profile_passes(product: Stack, concurrency: int, cap: float) -> dict[str, Any]:
+    """py-spy on the `slaflow up` process during extra opens and actions (apart from the
+    measured runs, which its sampling would slow a little)."""
+    assert product.http is not None
+    ids = [f"spy-{i}" for i in range(300)]
+    _say("profiling opens and actions (py-spy)")
+    opened: dict[str, Any] = {}
+    with profiled(product.pids["slaflow"], cap, opened):
+        run = await measure.open_product(product.http, ids, concurrency, cap)
+    acted: dict[str, Any] = {}
+    with profiled(product.pids["slaflow"], cap, acted):
+        acts = await measure.act_product(product.http, [ids[i] for i in run.done], concurrency, cap)
+    return {
+        "open": {"tickets": len(run.done), "concurrency": concurrency, **opened},
+        "act": {"actions": len(acts.done), "concurrency": concurrency, **acted},
+    }
+
+
+async def list_phase(args: argparse.Namespace, budget: Budget, out: dict[str, Any]) -> None:
+    """Measurement 6 and the bounded-cache half of 5, on a `slaflow up` with a 500 cache."""
+    async with slaflow_stack(env={"SLAFLOW_MAX_CACHED_WORKFLOWS": "500"}) as product:
+        assert product.http is not None
+        http = product.http
+        baseline = product.rss()
+        count = args.list_tickets
+        cap = budget.cap(max(60.0, count / 20)) - 15  # the list calls come after
+        _say(f"6. opening up to {count} tickets for the list (at most {cap:.0f} s)")
+        ids = [f"l-{i}" for i in range(count)]
+        priorities = ("P1", "P2", "P3")
+
+        async def op(i: int) -> dict[str, float]:
+            start = time.perf_counter()
+            body = measure.ticket_body(ids[i], priorities[i % 3], f"cust-{i % 50}")
+            status, answer = await http.post("/tickets", body)
+            if status != 201:
+                raise RuntimeError(f"POST /tickets answered {status}: {answer[:120]!r}")
+            await measure.http_live(http, ids[i])
+            return {"live": time.perf_counter() - start}
+
+        run = await closed_loop(count, max(args.concurrency), op, max(cap, 5.0))
+        after = product.rss()
+        _say(f"6. list calls: {args.list_calls}")
+        out["lists"] = {
+            "tickets": len(run.done),
+            "asked": count,
+            "open": run.result(),
+            **await measure.lists(product, args.list_calls, budget.cap(args.cap)),
+        }
+        out.setdefault("memory", {})["cache_500"] = {
+            "baseline": {"slaflow": baseline["slaflow"], "server": baseline["server"]},
+            "after_opens": {
+                "slaflow": after["slaflow"], "server": after["server"], "tickets": len(run.done)
+            },
+        }  # fmt: skip
+
+
+def _rate(out: dict[str, Any], side: str, default: float) -> float:
+    with contextlib.suppress(KeyError, IndexError, ZeroDivisionError):
+        return max(float(out["opens"][0][side]["per_second"]), 5.0)
+    return default
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    wanted = set(args.only.split(","))
+    unknown = wanted - set(MEASUREMENTS)
+    if unknown:
+        raise SystemExit(f"unknown measurements: {', '.join(sorted(unknown))}")
+    later = [
+        p
+        for p in ("burst", "list", "sqlite")
+        if p in wanted or (p == "list" and "memory" in wanted)
+    ]
+    budget = Budget(args.budget)
+    out: dict[str, Any] = {"selected": sorted(wanted), "skipped": []}
+
+    def phase(name: str, needs: float) -> bool:
+        after = later[later.index(name) + 1 :] if name in later else later
+        budget.reserve = sum(PLANNED[p] for p in after)
+        if budget.left() < needs:
+            out["skipped"].append(f"{name}: {budget.left():.0f} s of the budget left")
+            _say(f"skipping {name}: not enough of the budget left")
+            return False
+        return True
+
+    if wanted & {"open", "act", "read", "memory"} and phase("core", 30):
+        await core(args, wanted, budget, out)
+    if "burst" in later and phase("burst", 120):
+        _say(f"4. burst: {args.burst} tickets due in the same second, each side")
+        out["burst"] = await burst.bursts(
+            args.burst, args.burst_target, _rate(out, "product", 40.0),
+            _rate(out, "raw", 60.0), args.collect,
+        )  # fmt: skip
+    if "list" in later and phase("list", 40):
+        await list_phase(args, budget, out)
+    if "sqlite" in later and phase("sqlite", 30):
+        _say(f"7. SQLite settings: {args.sqlite_tickets} raw tickets each")
+        per_mode = budget.cap(3 * args.cap) / 3 - 5
+        out["sqlite"] = await measure.sqlite_modes(
+            args.sqlite_tickets, min(args.concurrency), max(per_mode, 5.0)
+        )
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    started = time.monotonic()
+    host = report.machine()
+    results = {"machine": host, **asyncio.run(run(args))}
+    host["loadavg_at_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    results["wall_s"] = round(time.monotonic() - started, 1)
+    results["sizes"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    md, js = report.write(results, args.docs)
+    _say(f"done in {results['wall_s']} s: {md}, {js}")
+
+
+if __name__ == "__main__":
+    main()

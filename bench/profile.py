@@ -1,0 +1,115 @@
+"""py-spy, when installed: where a process spends its CPU (GIL-holding samples) while a
+measurement runs, summed by function and by package."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bench.stack import BIN
+
+REPO = str(Path(__file__).resolve().parents[1]) + "/"
+RATE = 50  # samples per second: enough for shares, cheap for the machine being measured
+# Where a frame's file lives says which part of the stack it is.
+AREAS = (
+    ("workflows/", "slaflow workflow code"),
+    ("sla/", "slaflow rules (sla/)"),
+    ("api/", "slaflow API (api/)"),
+    ("store/", "slaflow store (store/)"),
+    ("activities/", "slaflow activities"),
+    ("temporalio/worker/workflow_sandbox", "temporalio sandbox"),
+    ("temporalio/worker/_workflow_instance", "temporalio workflow instance"),
+    ("temporalio/converter", "temporalio converter"),
+    ("temporalio/", "temporalio (other)"),
+    ("pydantic", "pydantic"),
+    ("fastapi/", "fastapi"),
+    ("starlette/", "starlette"),
+    ("uvicorn/", "uvicorn"),
+    ("sqlalchemy/", "sqlalchemy"),
+    ("sqlite3/", "sqlite3"),
+    ("logging/", "logging"),
+    ("asyncio/", "asyncio"),
+)
+
+
+def py_spy() -> str | None:
+    found = BIN / "py-spy"
+    return str(found) if found.exists() else shutil.which("py-spy")
+
+
+@contextlib.contextmanager
+def profiled(pid: int, seconds: float, into: dict[str, Any]) -> Iterator[None]:
+    """Samples `pid` for at most `seconds` while the block runs; the summary lands in `into`."""
+    tool = py_spy()
+    if tool is None:
+        into["profile"] = {"skipped": "py-spy is not installed (pip install py-spy)"}
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="slaflow-bench-spy-") as tmp:
+        out = Path(tmp) / "stacks.txt"
+        args = [
+            tool, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
+            "--rate", str(RATE), "--format", "raw", "--gil", "--nonblocking", "-o", str(out),
+        ]  # fmt: skip
+        spy = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            yield
+        finally:
+            spy.send_signal(signal.SIGINT)  # py-spy writes what it has on SIGINT
+            try:
+                _, err = spy.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+                _, err = spy.communicate()
+        into["profile"] = (
+            summarize(out.read_text()) if out.exists() else {"skipped": err.decode()[-300:]}
+        )
+
+
+def summarize(raw: str, top: int = 10) -> dict[str, Any]:
+    """Shares of GIL-holding samples: by leaf function (self) and by area (inclusive)."""
+    leaves: Counter[str] = Counter()
+    areas: Counter[str] = Counter()
+    total = 0
+    for line in raw.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = stack.split(";")
+        leaves[_short(frames[-1])] += count
+        for area in {_area(frame) for frame in frames} - {None}:
+            areas[str(area)] += count
+    if not total:
+        return {"samples": 0}
+
+    def share(counter: Counter[str]) -> list[tuple[str, float]]:
+        return [(name, round(100 * n / total, 1)) for name, n in counter.most_common(top)]
+
+    return {"samples": total, "self_pct": share(leaves), "inclusive_pct": share(areas)}
+
+
+def _short(frame: str) -> str:
+    """'respond (api/routes/tickets.py:143)' -> 'respond (api/routes/tickets.py)'."""
+    name, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    for marker in ("site-packages/", REPO, "python3.11/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    return f"{name} ({path})"
+
+
+def _area(frame: str) -> str | None:
+    where = _short(frame)
+    for marker, area in AREAS:
+        if f"({marker}" in where or f"/{marker}" in where:
+            return area
+    return None
