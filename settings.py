@@ -20,7 +20,7 @@ from config.resolve import check_edges
 from sla.durations import parse_duration
 from sla.policy import ConfigError, SlaConfig, parse_config
 from store import Store
-from store.archive import Archive
+from store.archive import Archive, ArchiveStore, S3Archive
 
 DEFAULT_TASK_QUEUE = "slaflow-tickets"
 
@@ -63,8 +63,13 @@ class Settings(BaseSettings):
     retention: Annotated[timedelta, BeforeValidator(parse_duration)] = timedelta(days=30)
     # The store that outlives Temporal's retention; a SQLite file in the data dir by default.
     database_url: str | None = None
+    # The archive in an S3-compatible store (s3://bucket/prefix?endpoint_url=...&region=...,
+    # credentials from the AWS environment); unset: a directory in the data dir.
+    archive_url: str | None = None
 
-    def archive(self) -> Archive:
+    def archive(self) -> ArchiveStore:
+        if self.archive_url:
+            return S3Archive(self.archive_url)
         return Archive(self.data_dir / "archive")
 
     def store(self) -> Store:

@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.names import ARCHIVE_TICKET, START_ARCHIVING
 from sla.schedules import ArchiveRequest
-from store.archive import Archive
+from store.archive import ArchiveStore
 from store.history import decoded_events, fetch_histories
 from workflows.archive import ARCHIVE_WORKFLOW
 
@@ -32,7 +32,7 @@ def final_state(events: list[dict[str, Any]]) -> Any:
 
 
 class ArchiveActivities:
-    def __init__(self, client: Client, archive: Archive) -> None:
+    def __init__(self, client: Client, archive: ArchiveStore) -> None:
         self._client = client
         self._archive = archive
 

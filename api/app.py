@@ -14,6 +14,7 @@ from temporalio.client import Client
 from activities.notify import Notifier
 from api import metrics
 from api.auth import ADMIN_ONLY, STAFF, Keyring
+from api.board.router import router as board_router
 from api.desk import Desk
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
@@ -88,4 +89,5 @@ def create_app(
     app.include_router(reports.router, responses=ERRORS, dependencies=[STAFF])
     app.include_router(metrics.router, responses=ERRORS, dependencies=[STAFF])
     app.include_router(notifications.router, responses=ERRORS, dependencies=[ADMIN_ONLY])
+    app.include_router(board_router)  # pages without a key: their script sends it to the API
     return app

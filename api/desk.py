@@ -30,7 +30,7 @@ from config.resolve import policy_snapshot
 from sla.actions import Action
 from sla.policy import SlaConfig
 from sla.ticket import OpenTicket, Ticket, TicketState
-from store.archive import Archive
+from store.archive import ArchiveStore
 from workflows import search_attributes as sa
 from workflows.ticket import TicketWorkflow
 
@@ -71,7 +71,7 @@ class Desk:
         config: SlaConfig,
         task_queue: str,
         timeout: timedelta,
-        archive: Archive | None = None,
+        archive: ArchiveStore | None = None,
     ) -> None:
         self.client = client
         self.config = config
