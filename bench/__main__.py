@@ -11,8 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import burst, measure, report
-from bench.profile import profiled
+from bench import burst, measure, profile, report
 from bench.stack import Stack, raw_stack, slaflow_stack
 from bench.stats import Budget, closed_loop
 
@@ -47,7 +46,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--budget",
         type=float,
-        default=570.0,
+        default=540.0,
         help="seconds for the whole run; loops shrink, phases are skipped to keep it",
     )
     p.add_argument(
@@ -57,7 +56,7 @@ def parser() -> argparse.ArgumentParser:
         help="seconds at most to wait for a burst's escalations",
     )
     p.add_argument(
-        "--no-profile", dest="profile", action="store_false", help="skip the py-spy passes"
+        "--no-profile", dest="profile", action="store_false", help="no py-spy sampling of slaflow"
     )
     p.add_argument("--docs", type=Path, default=DOCS, help="where benchmarks.md/.json go")
     return p  # fmt: skip
@@ -105,8 +104,6 @@ async def core(
                 "raw_workflows": len(raw_ids),
             }
         out["memory"] = {"cache_10000": memory}
-        if args.profile and budget.left() > 60:
-            out["profiles"] = await _profile_passes(product, max(args.concurrency), cap())
 
 
 async def _actions(
@@ -115,16 +112,16 @@ async def _actions(
 ) -> None:  # fmt: skip
     """Measurement 2, each action on a ticket of its own, then action-then-read pairs."""
     out["actions"] = []
-    used = 0
+    used = min(args.visible, len(raw_ids), len(product_ids))  # these first, for the reads after
     for concurrency, count in zip(args.concurrency, args.act_counts, strict=True):
         _say(f"2. actions at concurrency {concurrency}: {count} each")
         r, p = raw_ids[used : used + count], product_ids[used : used + count]
         used += count
         out["actions"].append(await measure.actions(raw, product, r, p, concurrency, cap()))
     _say(f"2. action then read: {args.visible} each")
-    end = used + args.visible
+    visible = min(args.visible, len(raw_ids), len(product_ids))
     out["visible"] = await measure.visible_after_action(
-        raw, product, raw_ids[used:end], product_ids[used:end]
+        raw, product, raw_ids[:visible], product_ids[:visible]
     )
 
 
@@ -134,24 +131,6 @@ def _rss(raw: Stack, product: Stack) -> dict[str, float]:
         "raw_server": raw.rss()["server"],
         "slaflow": product.rss()["slaflow"],
         "server": product.rss()["server"],
-    }
-
-
-async def _profile_passes(product: Stack, concurrency: int, cap: float) -> dict[str, Any]:
-    """py-spy on the `slaflow up` process during extra opens and actions (apart from the
-    measured runs, which its sampling would slow a little)."""
-    assert product.http is not None
-    ids = [f"spy-{i}" for i in range(300)]
-    _say("profiling opens and actions (py-spy)")
-    opened: dict[str, Any] = {}
-    with profiled(product.pids["slaflow"], cap, opened):
-        run = await measure.open_product(product.http, ids, concurrency, cap)
-    acted: dict[str, Any] = {}
-    with profiled(product.pids["slaflow"], cap, acted):
-        acts = await measure.act_product(product.http, [ids[i] for i in run.done], concurrency, cap)
-    return {
-        "open": {"tickets": len(run.done), "concurrency": concurrency, **opened},
-        "act": {"actions": len(acts.done), "concurrency": concurrency, **acted},
     }
 
 
@@ -242,6 +221,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    profile.ENABLED = args.profile
     started = time.monotonic()
     host = report.machine()
     results = {"machine": host, **asyncio.run(run(args))}

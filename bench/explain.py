@@ -6,7 +6,7 @@ from typing import Any
 
 
 def noise(r: dict[str, Any]) -> str:
-    others = [cpu["others"] for cpu in _cpu_blocks(r).values() if "others" in cpu]
+    others = [cpu["others"] for _, cpu, _ in _spans(r) if "others" in cpu]
     if not others:
         return "Other load on the machine: not measured."
     mean = sum(others) / len(others)
@@ -18,29 +18,52 @@ def noise(r: dict[str, Any]) -> str:
     )
 
 
-def _cpu_blocks(r: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Every measured span's cores per process, by a readable name."""
-    blocks: dict[str, dict[str, float]] = {}
-    for o in r.get("opens", []):
-        for side in ("raw", "product"):
-            blocks[f"1. opens c{o['concurrency']}, {side}"] = o[side]["cpu"]
-    for a in r.get("actions", []):
-        for side in ("raw", "product"):
-            blocks[f"2. actions c{a['concurrency']}, {side}"] = a[side]["cpu"]
-    for name in ("reads", "lists"):
+Span = tuple[str, dict[str, float], int]  # name, cores per process, operations done
+
+
+def _spans(r: dict[str, Any]) -> list[Span]:
+    """Every measured span: its cores per process and how many operations it did."""
+    spans: list[Span] = []
+    for number, name in (("1", "opens"), ("2", "actions")):
+        for run in r.get(name, []):
+            for side in ("raw", "product"):
+                label = f"{number}. {name} c{run['concurrency']}, {_side(side)}"
+                spans.append((label, run[side]["cpu"], run[side]["count"]))
+    for number, name in (("3", "reads"), ("6", "lists")):
         for side in ("raw", "product"):
             if name in r and "cpu" in r[name][side]:
-                number = "3" if name == "reads" else "6"
-                blocks[f"{number}. {name}, {side}"] = r[name][side]["cpu"]
+                res = r[name][side]
+                spans.append((f"{number}. {name}, {_side(side)}", res["cpu"], res["count"]))
     b = r.get("burst")
     if b:
-        blocks["4. burst opens, slaflow"] = b["product"]["open"]["cpu"]
-        blocks["4. burst deadline, slaflow"] = b["product"]["cpu"]
-        blocks["4. burst opens, raw"] = b["raw"]["open"]["cpu"]
-        blocks["4. burst deadline, raw"] = b["raw"]["cpu"]
+        for side in ("raw", "product"):
+            opened = b[side]["open"]
+            spans.append((f"4. burst opens, {_side(side)}", opened["cpu"], opened["count"]))
+            spans.append(
+                (f"4. burst deadline, {_side(side)}", b[side]["cpu"], b[side]["escalated"])
+            )
     for mode, m in r.get("sqlite", {}).items():
-        blocks[f"7. {mode}, raw"] = m["cpu"]
-    return blocks
+        spans.append((f"7. {mode}, raw", m["cpu"], m["count"]))
+    return spans
+
+
+def _side(side: str) -> str:
+    return "slaflow" if side == "product" else "raw"
+
+
+def _worker(cpu: dict[str, float]) -> float:
+    return cpu.get("slaflow", cpu.get("worker", 0.0))
+
+
+def per_op_ms(cpu: dict[str, float], count: int) -> tuple[float, float] | None:
+    """CPU milliseconds per operation: (dev server, slaflow or raw worker)."""
+    span = cpu.get("span_s", 0.0)
+    if not count or not span:
+        return None
+    return (
+        round(cpu.get("server", 0.0) * span / count * 1000, 1),
+        round(_worker(cpu) * span / count * 1000, 1),
+    )
 
 
 def sections(r: dict[str, Any]) -> list[str]:
@@ -112,40 +135,101 @@ def method(r: dict[str, Any]) -> list[str]:
 
 
 def cpu_table(r: dict[str, Any]) -> list[str]:
-    blocks = _cpu_blocks(r)
-    if not blocks:
+    spans = _spans(r)
+    if not spans:
         return []
     lines = [
-        "## Where the CPU went (cores, of the machine's)",
+        "## Where the CPU went",
         "",
-        "`server` is the dev server, `slaflow` the `slaflow up` process (worker + API), "
-        "`worker` the raw worker, `bench` the load generator, `others` everything else on "
-        "the machine.",
+        "Cores used during each span (`server`: the dev server; `worker`: the `slaflow up` "
+        "process, worker and API, or the raw worker; `bench`: the load generator; `others`: "
+        "everything else on the machine), and CPU milliseconds per operation, which other "
+        "load disturbs far less than rates do.",
         "",
-        "| span | server | slaflow / raw worker | bench | others | machine |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| span | server | worker | bench | others | machine | ops | server ms/op | worker ms/op |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name, cpu in blocks.items():
-        worker = cpu.get("slaflow", cpu.get("worker", 0.0))
+    for name, cpu, count in spans:
+        per = per_op_ms(cpu, count)
         lines.append(
-            f"| {name} | {cpu.get('server', 0):.2f} | {worker:.2f} | {cpu.get('bench', 0):.2f} "
-            f"| {cpu.get('others', 0):.2f} | {cpu.get('machine', 0):.2f} |"
+            f"| {name} | {cpu.get('server', 0):.2f} | {_worker(cpu):.2f} | "
+            f"{cpu.get('bench', 0):.2f} | {cpu.get('others', 0):.2f} | "
+            f"{cpu.get('machine', 0):.2f} | {count} | "
+            f"{per[0] if per else '-'} | {per[1] if per else '-'} |"
         )
     return [*lines, ""]
 
 
-def _profile(block: dict[str, Any] | None) -> list[str]:
-    if not block or "profile" not in block:
-        return ["  (no profile)"]
-    prof = block["profile"]
-    if "skipped" in prof or not prof.get("samples"):
-        return [f"  (no profile: {prof.get('skipped', 'no samples')})"]
-    areas = ", ".join(f"{name} {pct}%" for name, pct in prof["inclusive_pct"][:8])
+def _profile(result: dict[str, Any] | None) -> list[str]:
+    prof = (result or {}).get("profile")
+    if not prof or "skipped" in prof or not prof.get("samples"):
+        why = (prof or {}).get("skipped", "no samples")
+        return [f"- No py-spy profile ({why})."]
+    areas = ", ".join(f"{name} {pct}%" for name, pct in prof["inclusive_pct"][:9])
     leaves = ", ".join(f"`{name}` {pct}%" for name, pct in prof["self_pct"][:6])
     return [
-        f"  - py-spy, {prof['samples']} samples holding the GIL: inclusive by area: {areas}.",
-        f"  - Hottest functions (self): {leaves}.",
+        f"- py-spy on the `slaflow up` process during that run ({prof['samples']} samples "
+        f"holding the GIL, 50 per s): by area, inclusive: {areas}.",
+        f"- Hottest functions (self): {leaves}.",
     ]
+
+
+def _cpu_compare(raw: dict[str, Any], product: dict[str, Any], what: str) -> list[str]:
+    p, w = per_op_ms(product["cpu"], product["count"]), per_op_ms(raw["cpu"], raw["count"])
+    if not p or not w:
+        return []
+    busy = product["cpu"].get("machine", 0.0)
+    return [
+        f"- CPU per {what}: slaflow's process {p[1]} ms and its server {p[0]} ms, against the "
+        f"raw worker's {w[1]} ms and its server {w[0]} ms: slaflow adds {p[1] - w[1]:.1f} ms of "
+        f"Python and {p[0] - w[0]:.1f} ms of server work per {what}. The machine was "
+        f"{busy:.2f} of its cores busy (others: {product['cpu'].get('others', 0):.2f}): it is "
+        "CPU-bound, so that added CPU is the lost rate."
+    ]
+
+
+def _by_concurrency(runs: list[dict[str, Any]], figure: str) -> dict[str, Any] | None:
+    for run in runs:
+        if f"concurrency {run['concurrency']}" in figure:
+            return run
+    return None
+
+
+def _detail(r: dict[str, Any], number: str, figure: str) -> list[str]:
+    if number in ("1", "2"):
+        run = _by_concurrency(r.get("opens" if number == "1" else "actions", []), figure)
+        if run is None:
+            return []
+        what = "live ticket" if number == "1" else "action"
+        lines = _cpu_compare(run["raw"], run["product"], what)
+        if run["product"].get("errors"):
+            lines.append(
+                f"- {run['product']['errors']} requests failed, e.g. "
+                f"`{run['product']['first_errors'][0][:160]}`."
+            )
+        return [*lines, *_profile(run["product"])]
+    if number == "4" and "burst" in r:
+        b = r["burst"]
+        p = per_op_ms(b["product"]["cpu"], b["product"]["escalated"])
+        w = per_op_ms(b["raw"]["cpu"], b["raw"]["escalated"])
+        lines = []
+        if p and w:
+            lines.append(
+                f"- CPU per breach, from a second before the deadline until the last "
+                f"escalation: slaflow's process {p[1]} ms and its server {p[0]} ms; raw worker "
+                f"{w[1]} ms and its server {w[0]} ms."
+            )
+        return [*lines, *_profile(b["product"])]
+    if number == "6" and "lists" in r:
+        p, w = r["lists"]["product"].get("latency"), r["lists"]["raw"].get("latency")
+        if p and w and p.get("n") and w.get("n"):
+            return [
+                f"- The same visibility query straight to the same server took {w['p50_ms']:g}"
+                f" / {w['p99_ms']:g} ms (p50 / p99): the server's SQLite visibility store is "
+                f"the limit here; slaflow's HTTP, query building and serialisation add "
+                f"{p['p50_ms'] - w['p50_ms']:.1f} ms at p50."
+            ]
+    return []
 
 
 def misses(r: dict[str, Any]) -> list[str]:
@@ -155,23 +239,80 @@ def misses(r: dict[str, Any]) -> list[str]:
     lines = ["## Why a figure misses its target", ""]
     if not missed:
         return [*lines, "Every figure with a target met it in this run.", ""]
-    profiles = r.get("profiles", {})
+    seen: set[str] = set()
     for row in missed:
-        lines.append(f"- **{row[0]}**: {row[1]} against {row[2]} ({row[3]}).")
         number = row[0].split(".", 1)[0]
-        lines += [f"  {text}" for text in WHY.get(number, [])]
-        if number == "1":
-            lines += _profile(profiles.get("open"))
-        elif number == "2":
-            lines += _profile(profiles.get("act"))
-        elif number == "4":
-            lines += _profile(r.get("burst", {}).get("product"))
-    return [*lines, ""]
+        lines += ["", f"**{row[0]}**: {row[1]} against {row[2]} ({row[3]}).", ""]
+        if number not in seen:
+            lines += WHY.get(number, [])
+            seen.add(number)
+        lines += _detail(r, number, row[0])
+    return [*lines, "", *CHANGES, ""]
 
 
-# What the code does that the raw workflow does not, per measurement (read from the code;
-# the measured shares above and in the CPU table say how much each weighs in this run).
-WHY: dict[str, list[str]] = {}
+# What slaflow's code does that the raw workflow does not (read from the code; the figures
+# above say how much each weighs in a run).
+WHY: dict[str, list[str]] = {
+    "1": [
+        "- Per open, besides what raw does (start, first workflow task, a query): the API "
+        "parses and validates the request, resolves the policy snapshot (calendar included) "
+        "and computes the ticket's state, in the same Python process as the worker; the start "
+        "carries 7 search attributes and a larger payload; the first workflow task awaits a "
+        "local activity (`record_ticket`: a SQLite upsert through SQLAlchemy, in a thread) "
+        "before it can complete, and upserts all 7 search attributes again although the start "
+        "set them (`TicketWorkflow._indexed` starts as None), which costs the server a second "
+        "visibility write; the live read is a GET whose answer FastAPI and pydantic serialise.",
+    ],
+    "2": [
+        "- Per respond, besides the update itself (all raw does): the same workflow task runs "
+        "the ticket's loop again: the `record_ticket` local activity (a SQLite write; the "
+        "update's answer waits for the task, so for the write), an upsert of the changed "
+        "search attributes (status, response due), and the SLA timer cancelled and started "
+        "anew; and the API's validation and the Ticket's serialisation.",
+    ],
+    "4": [
+        "- Per breach, raw needs the timer's workflow task, one activity and the task that "
+        "completes the workflow. slaflow's timer task dispatches two activities "
+        "(`record_penalty`, `escalate`), then awaits the `record_ticket` local activity, so "
+        "the task (and with it the scheduling of both activities) completes only after that "
+        "SQLite write; it also upserts search attributes and starts the next timer. The "
+        "`escalate` activity then writes the store (SQLAlchemy, a thread) and a log line, and "
+        "each activity's completion costs one more workflow task: about three workflow tasks, "
+        "two activities, a local activity and three store transactions per breach, in the "
+        "one Python process.",
+    ],
+    "5": [
+        "- Each cached ticket keeps its workflow instance in the worker: the input (the policy "
+        "snapshot with its calendar, targets and escalation chain) and the ticket's state as "
+        "pydantic models (two clocks, timeline, escalations), inside a per-workflow sandbox "
+        "that re-executes `workflows/ticket.py`; the raw workflow holds two booleans. "
+        "The bounded cache (`SLAFLOW_MAX_CACHED_WORKFLOWS=500`) caps that growth, at the cost "
+        "of a replay per action on an evicted ticket.",
+    ],
+    "6": [],
+    "3": [],
+}
+
+CHANGES = [
+    "### Product changes these figures point to (not made by the bench)",
+    "",
+    "- Breach burst (4): record the escalation and the penalty as local activities, or one "
+    "activity for both, inside the timer's workflow task, and start activities before awaiting "
+    "the `record_ticket` write, so one workflow task carries the whole breach "
+    '(PERFORMANCE.md: "local activities for cheap steps, and doing several things in one '
+    'workflow task").',
+    "- Opens (1): seed `TicketWorkflow._indexed` with the values the start already indexed, so "
+    "the first task does not upsert them again; let the open's first task skip the store "
+    "write, or batch the store's ticket rows.",
+    "- Actions (2): the update's answer waits for the `record_ticket` local activity; write the "
+    "outcome after the update has answered (a later task) or batch it.",
+    "- Memory (5): run workflows with the sandbox's passthrough for slaflow's own pure modules "
+    "(or unsandboxed; PERFORMANCE.md: 67 KB against 47 KB per workflow), keep less in the "
+    "cached state, and size `SLAFLOW_MAX_CACHED_WORKFLOWS` to the open tickets.",
+    "- On two cores every workflow task and every Python millisecond is throughput: `slaflow "
+    "up` runs the API and the worker in one process, sharing one GIL; on bigger machines "
+    "`slaflow api` and `slaflow worker` apart.",
+]
 
 
 def sqlite(r: dict[str, Any]) -> list[str]:

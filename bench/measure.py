@@ -11,6 +11,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
 from bench.http import HttpClient
+from bench.profile import profiled
 from bench.raw import RawTicket, RawTicketInput
 from bench.stack import RAW_TASK_QUEUE, SQLITE_MODES, Stack, raw_stack
 from bench.stats import Meter, Run, closed_loop, summary
@@ -97,12 +98,13 @@ async def opens(
     with Meter(raw.pids) as raw_cpu:
         raw_run = await open_raw(raw.client, raw_ids, concurrency, cap)
     assert product.http is not None
-    with Meter(product.pids) as product_cpu:
+    spy: dict[str, Any] = {}
+    with Meter(product.pids) as product_cpu, profiled(product.pids["slaflow"], cap, spy):
         product_run = await open_product(product.http, product_ids, concurrency, cap)
     return {
         "concurrency": concurrency,
         "raw": raw_run.result(cpu=raw_cpu.cores),
-        "product": product_run.result(cpu=product_cpu.cores),
+        "product": product_run.result(cpu=product_cpu.cores, **spy),
         "raw_ids": [raw_ids[i] for i in sorted(raw_run.done)],
         "product_ids": [product_ids[i] for i in sorted(product_run.done)],
     }
@@ -139,12 +141,13 @@ async def actions(
     assert product.http is not None
     with Meter(raw.pids) as raw_cpu:
         raw_run = await act_raw(raw.client, raw_ids, concurrency, cap)
-    with Meter(product.pids) as product_cpu:
+    spy: dict[str, Any] = {}
+    with Meter(product.pids) as product_cpu, profiled(product.pids["slaflow"], cap, spy):
         product_run = await act_product(product.http, product_ids, concurrency, cap)
     return {
         "concurrency": concurrency,
         "raw": raw_run.result(cpu=raw_cpu.cores),
-        "product": product_run.result(cpu=product_cpu.cores),
+        "product": product_run.result(cpu=product_cpu.cores, **spy),
     }
 
 
@@ -180,7 +183,7 @@ async def visible_after_action(
         "tickets": len(product_ids),
         "product_state_in_answer": in_answer,
         "product_first_get_shows_it": on_first_read,
-        "product_extra_wait_ms": 0.0 if on_first_read == len(product_ids) else None,
+        "product_extra_wait_ms": 0.0 if product_ids and on_first_read == len(product_ids) else None,
         "product_get": summary(reads),
         "raw_signal_until_query_shows": summary(waits),
     }

@@ -16,6 +16,7 @@ from typing import Any
 from bench.stack import BIN
 
 REPO = str(Path(__file__).resolve().parents[1]) + "/"
+ENABLED = True  # python -m bench --no-profile turns it off
 RATE = 50  # samples per second: enough for shares, cheap for the machine being measured
 # Where a frame's file lives says which part of the stack it is.
 AREAS = (
@@ -48,8 +49,9 @@ def py_spy() -> str | None:
 def profiled(pid: int, seconds: float, into: dict[str, Any]) -> Iterator[None]:
     """Samples `pid` for at most `seconds` while the block runs; the summary lands in `into`."""
     tool = py_spy()
-    if tool is None:
-        into["profile"] = {"skipped": "py-spy is not installed (pip install py-spy)"}
+    if tool is None or not ENABLED:
+        why = "--no-profile" if not ENABLED else "py-spy is not installed (pip install py-spy)"
+        into["profile"] = {"skipped": why}
         yield
         return
     with tempfile.TemporaryDirectory(prefix="slaflow-bench-spy-") as tmp:

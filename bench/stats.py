@@ -117,6 +117,7 @@ class Meter:
         busy = (_machine_busy() - self._busy) / wall
         self.cores = {name: round(value, 2) for name, value in used.items()}
         self.cores["machine"] = round(busy, 2)
+        self.cores["span_s"] = round(wall, 2)
         self.cores["others"] = round(max(busy - sum(used.values()), 0.0), 2)
 
 
