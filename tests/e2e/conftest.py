@@ -34,7 +34,8 @@ def e2e_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         data_dir=data_dir,
         task_queue=f"slaflow-e2e-{uuid.uuid4().hex[:8]}",
         api_port=free_port(),
-        max_request_seconds=10,
+        # Generous: a loaded 2-core CI box can take seconds per workflow task.
+        max_request_seconds=20,
     )
 
 

@@ -117,7 +117,7 @@ def test_every_event_is_delivered_once_through_failures_and_a_killed_worker(
         api.post(f"/tickets/{tid}/respond", json={"agent_id": "alice"})
         api.post(f"/tickets/{tid}/resolve", json={"agent_id": "alice"})
         expected = ["breach", "escalation", "penalty", "resolved", "warning"]
-        wait_for(lambda: receiver.accepted_types() == expected, seconds=120)
+        wait_for(lambda: receiver.accepted_types() == expected, seconds=300)
     finally:
         for command in list(processes.running):
             processes.kill(command)
