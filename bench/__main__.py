@@ -11,13 +11,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import burst, measure, profile, report
+from bench import burst, histories, measure, profile, report
 from bench.stack import Stack, raw_stack, slaflow_stack
 from bench.stats import Budget, closed_loop
 
 MEASUREMENTS = ("open", "act", "read", "burst", "memory", "list", "sqlite")
 # Seconds the later phases are expected to need; earlier loops leave them this much.
-PLANNED = {"burst": 200.0, "list": 100.0, "sqlite": 45.0}
+PLANNED = {"list": 75.0, "sqlite": 45.0, "burst": 230.0}
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
@@ -38,21 +38,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--reads", type=int, default=500, help="GETs (and raw queries), one client")
     p.add_argument("--visible", type=int, default=50, help="action-then-read pairs, one client")
     p.add_argument("--burst", type=int, default=2000, help="tickets due in the same second")
-    p.add_argument("--burst-target", type=int, default=20, help="P1 response target, seconds")
+    p.add_argument("--burst-target", type=int, default=10, help="P1 response target, seconds")
     p.add_argument("--list-tickets", type=int, default=3000, help="tickets in visibility")
     p.add_argument("--list-calls", type=int, default=50, help="GET /tickets calls, one client")
     p.add_argument("--sqlite-tickets", type=int, default=400, help="tickets per SQLite setting")
-    p.add_argument("--cap", type=float, default=40.0, help="seconds at most per load loop")
+    p.add_argument("--cap", type=float, default=30.0, help="seconds at most per load loop")
     p.add_argument(
         "--budget",
         type=float,
-        default=540.0,
+        default=530.0,
         help="seconds for the whole run; loops shrink, phases are skipped to keep it",
     )
     p.add_argument(
         "--collect",
         type=float,
-        default=60.0,
+        default=90.0,
         help="seconds at most to wait for a burst's escalations",
     )
     p.add_argument(
@@ -77,6 +77,7 @@ async def core(
 
     async with raw_stack() as raw, slaflow_stack() as product:
         memory: dict[str, Any] = {"baseline": _rss(raw, product)}
+        samples: dict[str, Any] = out.setdefault("histories", {})
         raw_ids: list[str] = []
         product_ids: list[str] = []
         out["opens"] = []
@@ -86,6 +87,8 @@ async def core(
             raw_ids += result.pop("raw_ids")
             product_ids += result.pop("product_ids")
             out["opens"].append(result)
+            if "open" not in samples and raw_ids and product_ids:
+                samples["open"] = await _histories(raw, product, raw_ids[-1], product_ids[-1])
             memory[f"after_opens_c{concurrency}"] = {
                 **_rss(raw, product),
                 "tickets": len(product_ids),
@@ -98,6 +101,11 @@ async def core(
             )
         if "act" in wanted:
             await _actions(args, raw, product, raw_ids, product_ids, cap, out)
+            sample = min(args.visible, len(raw_ids) - 1, len(product_ids) - 1)
+            if sample >= 0:  # the first ticket the measured actions responded to
+                samples["respond"] = await _histories(
+                    raw, product, raw_ids[sample], product_ids[sample]
+                )
             memory["after_actions"] = {
                 **_rss(raw, product),
                 "tickets": len(product_ids),
@@ -123,6 +131,13 @@ async def _actions(
     out["visible"] = await measure.visible_after_action(
         raw, product, raw_ids[:visible], product_ids[:visible]
     )
+
+
+async def _histories(raw: Stack, product: Stack, raw_id: str, ticket_id: str) -> dict[str, Any]:
+    return {
+        "raw": await histories.tasks(raw.client, raw_id),
+        "product": await histories.tasks(product.client, f"ticket-{ticket_id}"),
+    }
 
 
 def _rss(raw: Stack, product: Stack) -> dict[str, float]:
@@ -185,7 +200,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"unknown measurements: {', '.join(sorted(unknown))}")
     later = [
         p
-        for p in ("burst", "list", "sqlite")
+        for p in ("list", "sqlite", "burst")
         if p in wanted or (p == "list" and "memory" in wanted)
     ]
     budget = Budget(args.budget)
@@ -202,20 +217,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     if wanted & {"open", "act", "read", "memory"} and phase("core", 30):
         await core(args, wanted, budget, out)
-    if "burst" in later and phase("burst", 120):
-        _say(f"4. burst: {args.burst} tickets due in the same second, each side")
-        out["burst"] = await burst.bursts(
-            args.burst, args.burst_target, _rate(out, "product", 40.0),
-            _rate(out, "raw", 60.0), args.collect,
-        )  # fmt: skip
     if "list" in later and phase("list", 40):
         await list_phase(args, budget, out)
     if "sqlite" in later and phase("sqlite", 30):
         _say(f"7. SQLite settings: {args.sqlite_tickets} raw tickets each")
-        per_mode = budget.cap(3 * args.cap) / 3 - 5
+        per_mode = min(args.cap, PLANNED["sqlite"] / 3 - 5, budget.left() / 3 - 5)
         out["sqlite"] = await measure.sqlite_modes(
             args.sqlite_tickets, min(args.concurrency), max(per_mode, 5.0)
         )
+    if "burst" in later and phase("burst", 90):
+        _say(f"4. burst: {args.burst} tickets due in the same second, each side")
+        out["burst"] = await burst.bursts(
+            args.burst, args.burst_target, _rate(out, "product", 40.0),
+            _rate(out, "raw", 60.0), args.collect, budget.left(),
+        )  # fmt: skip
     return out
 
 

@@ -28,6 +28,10 @@ AREAS = (
     ("temporalio/worker/workflow_sandbox", "temporalio sandbox"),
     ("temporalio/worker/_workflow_instance", "temporalio workflow instance"),
     ("temporalio/converter", "temporalio converter"),
+    ("temporalio/worker/_activity", "temporalio activity worker (local activities too)"),
+    ("temporalio/worker/_workflow.", "temporalio workflow worker"),
+    ("temporalio/bridge/", "temporalio bridge (calls into the Rust core)"),
+    ("temporalio/client", "temporalio client (API's calls)"),
     ("temporalio/", "temporalio (other)"),
     ("pydantic", "pydantic"),
     ("fastapi/", "fastapi"),
@@ -36,7 +40,7 @@ AREAS = (
     ("sqlalchemy/", "sqlalchemy"),
     ("sqlite3/", "sqlite3"),
     ("logging/", "logging"),
-    ("asyncio/", "asyncio"),
+    ("<frozen importlib", "module imports (compile, exec)"),
 )
 
 
@@ -75,9 +79,11 @@ def profiled(pid: int, seconds: float, into: dict[str, Any]) -> Iterator[None]:
         )
 
 
-def summarize(raw: str, top: int = 10) -> dict[str, Any]:
-    """Shares of GIL-holding samples: by leaf function (self) and by area (inclusive)."""
+def summarize(raw: str, top: int = 8) -> dict[str, Any]:
+    """Shares of GIL-holding samples: by leaf function (self, with the caller it is most
+    often reached from) and by area (inclusive)."""
     leaves: Counter[str] = Counter()
+    callers: dict[str, Counter[str]] = {}
     areas: Counter[str] = Counter()
     total = 0
     for line in raw.splitlines():
@@ -86,17 +92,34 @@ def summarize(raw: str, top: int = 10) -> dict[str, Any]:
             continue
         count = int(count_text)
         total += count
-        frames = stack.split(";")
-        leaves[_short(frames[-1])] += count
+        frames = [_short(frame) for frame in stack.split(";")]
+        leaves[frames[-1]] += count
+        callers.setdefault(frames[-1], Counter())[_caller(frames)] += count
         for area in {_area(frame) for frame in frames} - {None}:
             areas[str(area)] += count
     if not total:
         return {"samples": 0}
 
-    def share(counter: Counter[str]) -> list[tuple[str, float]]:
-        return [(name, round(100 * n / total, 1)) for name, n in counter.most_common(top)]
+    def pct(n: int) -> float:
+        return round(100 * n / total, 1)
 
-    return {"samples": total, "self_pct": share(leaves), "inclusive_pct": share(areas)}
+    return {
+        "samples": total,
+        "self_pct": [
+            (name, pct(n), callers[name].most_common(1)[0][0])
+            for name, n in leaves.most_common(top)
+        ],
+        "inclusive_pct": [(name, pct(n)) for name, n in areas.most_common(top + 4)],
+    }
+
+
+def _caller(frames: list[str]) -> str:
+    """The nearest caller that is not import machinery or the leaf's own module."""
+    leaf_file = frames[-1].rpartition("(")[2]
+    for frame in reversed(frames[:-1]):
+        if "<frozen" not in frame and not frame.endswith(f"({leaf_file}"):
+            return frame
+    return ""
 
 
 def _short(frame: str) -> str:
@@ -112,6 +135,7 @@ def _short(frame: str) -> str:
 def _area(frame: str) -> str | None:
     where = _short(frame)
     for marker, area in AREAS:
-        if f"({marker}" in where or f"/{marker}" in where:
+        anchored = f"({marker}" in where or f"/{marker}" in where
+        if anchored or (marker.startswith("<") and marker in where):
             return area
     return None

@@ -133,3 +133,18 @@ class Budget:
 
     def cap(self, wanted: float) -> float:
         return max(2.0, min(wanted, self.left()))
+
+
+def worker_cores(cpu: dict[str, float]) -> float:
+    return cpu.get("slaflow", cpu.get("worker", 0.0))
+
+
+def per_op_ms(cpu: dict[str, float], count: int) -> tuple[float, float] | None:
+    """CPU milliseconds per operation: (dev server, slaflow or raw worker)."""
+    span = cpu.get("span_s", 0.0)
+    if not count or not span:
+        return None
+    return (
+        round(cpu.get("server", 0.0) * span / count * 1000, 1),
+        round(worker_cores(cpu) * span / count * 1000, 1),
+    )
