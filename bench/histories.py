@@ -60,6 +60,11 @@ def label(event: HistoryEvent) -> str:
     if event.event_type == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
         request = event.workflow_execution_update_accepted_event_attributes.accepted_request
         return f"update {request.input.name} accepted"
+    if event.event_type == E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+        indexed = event.workflow_execution_started_event_attributes.search_attributes
+        if indexed.indexed_fields:
+            count = len(indexed.indexed_fields)
+            return f"workflow execution started with {count} search attributes"
     if event.event_type == E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
         return f"signal {event.workflow_execution_signaled_event_attributes.signal_name}"
     return kind.replace("_", " ")

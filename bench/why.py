@@ -182,13 +182,13 @@ def why(r: dict[str, Any], number: str) -> list[str]:
             "and pydantic serialise: all in the same Python process as the worker.",
         ]
     if number == "2":
-        product, raw = _respond_task(r, "product"), _respond_task(r, "raw")
+        did, raw_did = _respond_task(r, "product"), _respond_task(r, "raw")
         lines = [
-            f"- A respond's workflow task did {len(product)} things ({', '.join(product)}) "
-            f"where the raw update's did {len(raw)} ({', '.join(raw)}); and the API validates "
+            f"- A respond's workflow task did {len(did)} things ({', '.join(did)}) where the "
+            f"raw update's did {len(raw_did)} ({', '.join(raw_did)}); and the API validates "
             "the action and serialises the whole ticket in its answer."
         ]
-        if any("local activity" in item for item in product):
+        if any("local activity" in item for item in did):
             lines.append(
                 "- The update's answer goes out when its workflow task completes, and that "
                 "task completes only after its local activities: every respond waits for a "
@@ -244,7 +244,9 @@ def changes(r: dict[str, Any]) -> list[str]:
             "the workflow module small, or run the ticket workflow unsandboxed (PERFORMANCE.md: "
             "it also saves memory)."
         )
-    if any("TicketStatus" in item for item in first):
+    opening = _opening(r, "product")
+    started_indexed = any("started with" in item for task in opening for item in task["on"])
+    if started_indexed and any("TicketStatus" in item for item in first):
         found.append(
             "Opens: the first task upserts the ticket's search attributes that the start "
             "already set: seed `TicketWorkflow._indexed` with the start's values to save one "

@@ -80,7 +80,8 @@ async def api_url(
 
 @pytest.fixture
 async def http(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=api_url, timeout=20) as client:
+    # Above the API's own 20 s deadline, so the API answers (503) before the client gives up.
+    async with httpx.AsyncClient(base_url=api_url, timeout=60) as client:
         yield client
 
 
