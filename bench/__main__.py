@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -185,7 +186,8 @@ async def list_phase(args: argparse.Namespace, budget: Budget, out: dict[str, An
             "tickets": len(run.done),
             "asked": count,
             "open": run.result(),
-            **await measure.lists(product, args.list_calls, budget.cap(args.cap)),
+            # at least 12 s a side: 50 calls take 5-10 s on this machine
+            **await measure.lists(product, args.list_calls, max(budget.cap(args.cap), 12.0)),
         }
         out.setdefault("memory", {})["cache_500"] = {
             "baseline": {"slaflow": baseline["slaflow"], "server": baseline["server"]},
@@ -203,6 +205,10 @@ def _rate(out: dict[str, Any], side: str, default: float) -> float:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # stop the stacks (finally blocks), then exit
+        asyncio.get_running_loop().add_signal_handler(sig, main_task.cancel)
     wanted = set(args.only.split(","))
     unknown = wanted - set(MEASUREMENTS)
     if unknown:
@@ -248,7 +254,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     profile.ENABLED = args.profile
     started = time.monotonic()
     host = report.machine()
-    results = {"machine": host, **asyncio.run(run(args))}
+    try:
+        results = {"machine": host, **asyncio.run(run(args))}
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        raise SystemExit(
+            "bench: stopped; its stacks are stopped too, nothing was written"
+        ) from None
     host["loadavg_at_end"] = Path("/proc/loadavg").read_text().split()[:3]
     results["wall_s"] = round(time.monotonic() - started, 1)
     results["sizes"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.stack import BIN
+from bench.stack import BIN, die_with_parent
 
 REPO = str(Path(__file__).resolve().parents[1]) + "/"
 ENABLED = True  # python -m bench --no-profile turns it off
@@ -64,7 +64,9 @@ def profiled(pid: int, seconds: float, into: dict[str, Any]) -> Iterator[None]:
             tool, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
             "--rate", str(RATE), "--format", "raw", "--gil", "--nonblocking", "-o", str(out),
         ]  # fmt: skip
-        spy = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        spy = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent
+        )
         try:
             yield
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -102,6 +103,12 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def die_with_parent() -> None:
+    """Runs in the child: Linux kills it when the bench dies, even by SIGKILL (no orphans)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def spawn(args: Sequence[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     """A child in its own process group, so stopping it stops what it started too."""
     with log.open("ab") as out:
@@ -112,6 +119,7 @@ def spawn(args: Sequence[str], log: Path, env: dict[str, str]) -> subprocess.Pop
             stdin=subprocess.DEVNULL,
             env=env,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
 
 

@@ -15,12 +15,13 @@ def _profile(result: dict[str, Any] | None, host: dict[str, Any]) -> list[str]:
         return [f"- No py-spy profile ({why})."]
     areas = ", ".join(f"{name} {pct}%" for name, pct in prof["inclusive_pct"][:10])
     leaves = ", ".join(
-        f"`{entry[0]}` {entry[1]}%" + (f" (from `{entry[2]}`)" if len(entry) > 2 else "")
+        f"`{entry[0]}` {entry[1]}%" + (f" (from `{entry[2]}`)" if entry[2:] and entry[2] else "")
         for entry in prof["self_pct"][:5]
     )
+    few = " (few: read the shares with care)" if prof["samples"] < 100 else ""
     lines = [
         f"- py-spy on the `slaflow up` process during that run ({prof['samples']} samples "
-        f"holding the GIL, 50 per s): by area, inclusive: {areas}.",
+        f"holding the GIL{few}, 50 per s): by area, inclusive: {areas}.",
         f"- Hottest functions (self): {leaves}.",
     ]
     imports = dict(prof["inclusive_pct"]).get("module imports (compile, exec)", 0.0)
