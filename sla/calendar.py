@@ -143,9 +143,6 @@ class Calendar(BaseModel):
         """The first instant at or after `at` that counts as business time."""
         return self.add_business_time(at, timedelta(0))
 
-    def is_open_weekly(self) -> bool:
-        return self.hours is None or any(self._week)
-
 
 ALWAYS_CALENDAR = Calendar()
 

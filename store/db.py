@@ -248,15 +248,6 @@ class Store:
         with self.session() as session:
             return int(session.scalar(query) or 0)
 
-    def ticket_rows(
-        self, start: datetime, end: datetime, customer_id: str | None = None
-    ) -> list[TicketRow]:
-        query = select(TicketRow).where(TicketRow.opened_at >= start, TicketRow.opened_at < end)
-        if customer_id is not None:
-            query = query.where(TicketRow.customer_id == customer_id)
-        with self.session() as session:
-            return list(session.scalars(query).all())
-
     def knows_customer(self, customer_id: str) -> bool:
         query = select(TicketRow.ticket_id).where(TicketRow.customer_id == customer_id).limit(1)
         with self.session() as session:
