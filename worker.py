@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.archive import ArchiveActivities
 from activities.calendars import extend_calendar
@@ -38,6 +39,7 @@ def ticket_activities(store: Store) -> list[Callable[..., Any]]:
         sla.record_penalty,
         sla.record_reward,
         sla.record_ticket,
+        sla.record_changes,
         extend_calendar,
     ]
 
@@ -73,5 +75,8 @@ def build_worker(client: Client, settings: Settings, store: Store | None = None)
         # extend_calendar is a quick sync activity; sync activities need an executor.
         activity_executor=ThreadPoolExecutor(max_workers=4),
         max_cached_workflows=settings.max_cached_workflows,
+        workflow_runner=(
+            SandboxedWorkflowRunner() if settings.workflow_sandbox else UnsandboxedWorkflowRunner()
+        ),
         **tuning(settings),
     )

@@ -11,13 +11,14 @@ from temporalio import activity
 import telemetry
 from activities.names import (
     ESCALATE,
+    RECORD_CHANGES,
     RECORD_PENALTY,
     RECORD_REWARD,
     RECORD_TICKET,
     SEND_WARNING,
 )
 from sla.effects import Effect, EffectKind
-from sla.outcome import TicketOutcome
+from sla.outcome import TicketChanges, TicketOutcome
 from store import Store
 
 log = logging.getLogger("slaflow.activities")
@@ -35,6 +36,37 @@ def count(effect: Effect) -> None:
         telemetry.CREDITS.labels(effect.kind.value, effect.unit).inc()
 
 
+ACTION_LOGGED = {
+    EffectKind.ESCALATION: "escalated",
+    EffectKind.WARNING: "warned",
+    EffectKind.PENALTY: "penalty_recorded",
+    EffectKind.REWARD: "reward_recorded",
+}
+
+
+def _log(effect: Effect, first: bool, action: str) -> None:
+    """One structured line per effect; titles and descriptions never reach the logs.
+    Metrics count an effect only where it was first recorded."""
+    info = activity.info()
+    fields = {
+        "key": effect.key,
+        "ticket_id": effect.ticket_id,
+        "workflow_id": info.workflow_id,
+        "metric": effect.metric.value,
+        "cycle": effect.cycle,
+        "level": effect.level,
+        "notify": effect.notify,
+        "percent": None if effect.percent is None else str(effect.percent),
+        "amount": None if effect.amount is None else str(effect.amount),
+        "unit": effect.unit,
+        "attempt": info.attempt,
+        "duplicate": not first,
+    }
+    log.info(action, extra={"fields": fields})
+    if first:
+        count(effect)
+
+
 class SlaActivities:
     """Activities with dependencies injected: tests give them a real store in a temp dir."""
 
@@ -45,25 +77,7 @@ class SlaActivities:
         self, effect: Effect, action: str, record: Callable[[Effect], bool]
     ) -> bool:
         first = await asyncio.to_thread(record, effect)
-        info = activity.info()
-        # One structured line per action; titles and descriptions never reach the logs.
-        fields = {
-            "key": effect.key,
-            "ticket_id": effect.ticket_id,
-            "workflow_id": info.workflow_id,
-            "metric": effect.metric.value,
-            "cycle": effect.cycle,
-            "level": effect.level,
-            "notify": effect.notify,
-            "percent": None if effect.percent is None else str(effect.percent),
-            "amount": None if effect.amount is None else str(effect.amount),
-            "unit": effect.unit,
-            "attempt": info.attempt,
-            "duplicate": not first,
-        }
-        log.info(action, extra={"fields": fields})
-        if first:
-            count(effect)
+        _log(effect, first, action)
         return first
 
     @activity.defn(name=ESCALATE)
@@ -83,6 +97,13 @@ class SlaActivities:
     @activity.defn(name=RECORD_REWARD)
     async def record_reward(self, effect: Effect) -> bool:
         return await self._record_once(effect, "reward_recorded", self._store.record_credit)
+
+    @activity.defn(name=RECORD_CHANGES)
+    async def record_changes(self, changes: TicketChanges) -> None:
+        """A workflow task's effects and the ticket's outcome, in one store transaction."""
+        firsts = await asyncio.to_thread(self._store.record_changes, changes)
+        for effect, first in zip(changes.effects, firsts, strict=True):
+            _log(effect, first, ACTION_LOGGED[effect.kind])
 
     @activity.defn(name=RECORD_TICKET)
     async def record_ticket(self, outcome: TicketOutcome) -> None:

@@ -32,7 +32,7 @@ from sla.policy import SlaConfig
 from sla.ticket import OpenTicket, Ticket, TicketState
 from store.archive import ArchiveStore
 from workflows import search_attributes as sa
-from workflows.ticket import TicketWorkflow
+from workflows.ticket import REVISION, TicketWorkflow
 
 WORKFLOW_TYPE = "TicketWorkflow"
 
@@ -109,6 +109,7 @@ class Desk:
             priority=body.priority,
             policy=policy_snapshot(self.config, now, body.customer_id),
             opened_at=now,
+            revision=REVISION,
         )
         # The workflow computes the same state from the same input: no query round trip.
         state = Ticket.open(new, now).state

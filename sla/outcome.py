@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from sla.clock import ClockState, SlaClock
+from sla.effects import Effect
 from sla.priorities import Priority
 from sla.ticket import TicketState
 
@@ -32,6 +33,14 @@ class TicketOutcome(BaseModel):
     breaches: int
     escalation_level: int
     cycles: int
+
+
+class TicketChanges(BaseModel):
+    """What one workflow task has to record: its effects (escalations, warnings, penalties,
+    rewards, each once by key) and the ticket's outcome, written in one transaction."""
+
+    effects: list[Effect] = []
+    outcome: TicketOutcome
 
 
 def _seconds(clock: SlaClock) -> int | None:

@@ -66,6 +66,9 @@ class OpenTicket(BaseModel):
     opened_at: datetime | None = None
     # The state carried over by continue-as-new.
     carried: TicketState | None = None
+    # The TicketWorkflow revision it runs under (workflows/ticket.py REVISION); absent from
+    # tickets started before revisions, which keep their patch markers.
+    revision: int = Field(default=0, ge=0)
 
 
 class TicketState(BaseModel):

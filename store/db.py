@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sla.availability import Incident
-from sla.effects import Effect
-from sla.outcome import TicketOutcome
+from sla.effects import Effect, EffectKind
+from sla.outcome import TicketChanges, TicketOutcome
 from store.models import (
     CreditRow,
     IncidentRow,
@@ -28,6 +29,47 @@ from store.models import (
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
+
+
+def _notification(effect: Effect) -> dict[str, Any]:
+    return {
+        "key": effect.key,
+        "kind": effect.kind.value,
+        "ticket_id": effect.ticket_id,
+        "customer_id": effect.customer_id,
+        "metric": effect.metric.value,
+        "cycle": effect.cycle,
+        "level": effect.level,
+        "at": effect.at,
+        "payload": effect.model_dump_json(),
+        "recorded_at": datetime.now(UTC),
+    }
+
+
+def _credit(effect: Effect) -> dict[str, Any]:
+    return {
+        "key": effect.key,
+        "kind": effect.kind.value,
+        "ticket_id": effect.ticket_id,
+        "customer_id": effect.customer_id,
+        "priority": effect.priority.value,
+        "metric": effect.metric.value,
+        "cycle": effect.cycle,
+        "percent": None if effect.percent is None else str(effect.percent),
+        "amount": None if effect.amount is None else str(effect.amount),
+        "unit": effect.unit,
+        "at": effect.at,
+        "recorded_at": datetime.now(UTC),
+    }
+
+
+def _effect_row(effect: Effect) -> tuple[type[Any], dict[str, Any]]:
+    """Escalations and warnings are notifications; penalties and rewards are credits."""
+    if effect.kind in (EffectKind.PENALTY, EffectKind.REWARD):
+        return CreditRow, _credit(effect)
+    if effect.kind in (EffectKind.ESCALATION, EffectKind.WARNING):
+        return NotificationRow, _notification(effect)
+    raise ValueError(f"{effect.kind.value} effects are not recorded in the store")
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -64,61 +106,51 @@ class Store:
         with self._sessions() as session, session.begin():
             yield session
 
-    def _insert_once(self, row: CreditRow | NotificationRow) -> bool:
-        try:
-            with self.session() as session:
-                session.add(row)
-            return True
-        except IntegrityError:
-            return False  # the unique key: this effect was recorded before
+    def _insert(self, table: type[Any]) -> Any:
+        """The dialect's INSERT, which has ON CONFLICT (SQLite and PostgreSQL alike)."""
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table)
+
+    def _insert_once(self, session: Session, table: type[Any], values: dict[str, Any]) -> bool:
+        """True if this call recorded the row; False if its key was recorded before."""
+        statement = (
+            self._insert(table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(table.key)
+        )
+        return session.execute(statement).first() is not None
 
     # -- written by activities -----------------------------------------------------------
 
     def record_notification(self, effect: Effect) -> bool:
-        return self._insert_once(
-            NotificationRow(
-                key=effect.key,
-                kind=effect.kind.value,
-                ticket_id=effect.ticket_id,
-                customer_id=effect.customer_id,
-                metric=effect.metric.value,
-                cycle=effect.cycle,
-                level=effect.level,
-                at=effect.at,
-                payload=effect.model_dump_json(),
-                recorded_at=datetime.now(UTC),
-            )
-        )
+        with self.session() as session:
+            return self._insert_once(session, NotificationRow, _notification(effect))
 
     def record_credit(self, effect: Effect) -> bool:
-        return self._insert_once(
-            CreditRow(
-                key=effect.key,
-                kind=effect.kind.value,
-                ticket_id=effect.ticket_id,
-                customer_id=effect.customer_id,
-                priority=effect.priority.value,
-                metric=effect.metric.value,
-                cycle=effect.cycle,
-                percent=None if effect.percent is None else str(effect.percent),
-                amount=None if effect.amount is None else str(effect.amount),
-                unit=effect.unit,
-                at=effect.at,
-                recorded_at=datetime.now(UTC),
-            )
-        )
+        with self.session() as session:
+            return self._insert_once(session, CreditRow, _credit(effect))
 
     def record_ticket(self, outcome: TicketOutcome) -> None:
+        with self.session() as session:
+            self._upsert_ticket(session, outcome)
+
+    def record_changes(self, changes: TicketChanges) -> list[bool]:
+        """A workflow task's effects, each once by key (True where this call recorded it
+        first), and the ticket's row: one transaction, so a breach is one commit."""
+        with self.session() as session:
+            firsts = [
+                self._insert_once(session, *_effect_row(effect)) for effect in changes.effects
+            ]
+            self._upsert_ticket(session, changes.outcome)
+        return firsts
+
+    def _upsert_ticket(self, session: Session, outcome: TicketOutcome) -> None:
         values = outcome.model_dump(mode="python")
         values["priority"] = outcome.priority.value
-        with self.session() as session:
-            row = session.get(TicketRow, outcome.ticket_id)
-            if row is None:
-                session.add(TicketRow(**values, updated_at=datetime.now(UTC)))
-            else:
-                for name, value in values.items():
-                    setattr(row, name, value)
-                row.updated_at = datetime.now(UTC)
+        values["updated_at"] = datetime.now(UTC)
+        statement = self._insert(TicketRow).values(**values)
+        session.execute(statement.on_conflict_do_update(index_elements=["ticket_id"], set_=values))
 
     # -- incidents --------------------------------------------------------------------------
 

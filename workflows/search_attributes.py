@@ -53,6 +53,11 @@ def index_values(state: TicketState) -> IndexValues:
     }
 
 
+def indexed_at_start(attributes: TypedSearchAttributes) -> IndexValues:
+    """What visibility already says of a ticket its starter indexed: no need to upsert it."""
+    return {key.name: attributes.get(key) for key in ALL_KEYS}
+
+
 def index_updates(new: IndexValues, old: IndexValues | None) -> list[SearchAttributeUpdate[Any]]:
     updates: list[SearchAttributeUpdate[Any]] = []
     for key in ALL_KEYS:

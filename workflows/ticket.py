@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
         DELIVER,
         ESCALATE,
         EXTEND_CALENDAR,
+        RECORD_CHANGES,
         RECORD_PENALTY,
         RECORD_REWARD,
         RECORD_TICKET,
@@ -37,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from sla.calendar import Calendar, CalendarExtension
     from sla.effects import Effect, EffectKind, events_for
     from sla.notifications import Delivery, DeliveryResult
-    from sla.outcome import TicketOutcome, outcome_of
+    from sla.outcome import TicketChanges, TicketOutcome, outcome_of
     from sla.schedules import ArchiveRequest
     from sla.ticket import OpenTicket, Ticket, TicketState
     from workflows.search_attributes import (
@@ -45,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         IndexValues,
         index_updates,
         index_values,
+        indexed_at_start,
     )
 
 ACTIVITY_FOR_EFFECT = {
@@ -72,9 +74,19 @@ DELIVERY_TIMEOUT = timedelta(seconds=20)
 # A calendar snapshot is extended this long before its horizon (400 days) runs out.
 CALENDAR_MARGIN = timedelta(days=60)
 # Patches: each names a change of commands that tickets started before it must not see.
+# They decide only for revision 0 tickets (started before revisions, below); every later
+# revision has all three changes built in.
 RECORD_OUTCOMES = "record-outcomes-in-store"
 ARCHIVE_ON_CLOSE = "archive-on-close"
 RECORD_LOCALLY = "record-effects-as-local-activities"
+# The revision a new ticket starts under (OpenTicket.revision). The input is in the start
+# event, so a run keeps its revision's commands for life and replays them: a change for new
+# tickets needs no patch, whose marker and TemporalChangeVersion upsert every new ticket
+# would otherwise pay for (docs/benchmarks.md). A continue-as-new starts the current one.
+# Workers must be upgraded before the API starts tickets under a newer revision.
+#   1: no patch calls; visibility seeded from the start's search attributes (no upsert on
+#      the first task); a task's effects and outcome recorded by one local activity.
+REVISION = 1
 
 
 @workflow.defn(name="TicketWorkflow")
@@ -82,6 +94,7 @@ class TicketWorkflow:
     @workflow.init
     def __init__(self, new: OpenTicket) -> None:
         self._ticket = Ticket.open(new, workflow.now())
+        self._revision = new.revision
         self._changed = False
         self._in_flight: list[asyncio.Future[Any]] = []
         self._indexed: IndexValues | None = None
@@ -91,12 +104,14 @@ class TicketWorkflow:
     async def run(self, new: OpenTicket) -> TicketState:
         # Visibility is kept only where the starter indexed the ticket: the API always does,
         # the time-skipping test server has no custom search attributes to index with.
-        indexed = workflow.info().typed_search_attributes.get(TICKET_STATUS) is not None
+        started_with = workflow.info().typed_search_attributes
+        indexed = started_with.get(TICKET_STATUS) is not None
+        if indexed and self._revision >= 1:
+            self._indexed = indexed_at_start(started_with)
         while True:
             await self._keep_calendar_ahead()
             self._ticket.on_time(workflow.now())
-            self._dispatch_effects()
-            await self._record_outcome()
+            await self._record_changes()
             if indexed:
                 self._update_index()
             if self._ticket.closed:
@@ -105,7 +120,11 @@ class TicketWorkflow:
                 if await self._settled():
                     workflow.continue_as_new(
                         new.model_copy(
-                            update={"carried": self._ticket.state, "policy": self._ticket.policy}
+                            update={
+                                "carried": self._ticket.state,
+                                "policy": self._ticket.policy,
+                                "revision": REVISION,
+                            }
                         )
                     )
                 continue
@@ -117,7 +136,7 @@ class TicketWorkflow:
     async def _start_archiving(self) -> None:
         """An ArchiveTicket workflow, started by a local activity (not as a child, so nothing
         ties it to this run), archives the full history once this run has completed."""
-        if not workflow.patched(ARCHIVE_ON_CLOSE):
+        if not self._patched(ARCHIVE_ON_CLOSE):
             return
         info = workflow.info()
         await workflow.execute_local_activity(
@@ -161,8 +180,53 @@ class TicketWorkflow:
         )
         self._ticket.change_calendar(fresh)
 
+    def _patched(self, patch: str) -> bool:
+        """Revision 0 tickets decide by their patch markers; later revisions have every patch."""
+        return self._revision >= 1 or workflow.patched(patch)
+
+    async def _record_changes(self) -> None:
+        """Record what this task changed. Since revision 1, the effects and the outcome go
+        in one local activity (one store transaction): a breach costs one workflow task and
+        one local activity; revision 0 ran one local activity per effect and one more."""
+        if self._revision < 1:
+            self._dispatch_effects()
+            await self._record_outcome()
+            return
+        self._in_flight = [h for h in self._in_flight if not h.done()]
+        effects = [e for e in self._ticket.take_effects() if e.kind in ACTIVITY_FOR_EFFECT]
+        self._announce(effects)
+        outcome = outcome_of(self._ticket.state)
+        if not effects and outcome == self._recorded:
+            return
+        summary = ", ".join(f"{e.kind.value} {e.metric.value} level {e.level}" for e in effects)
+        try:
+            await workflow.execute_local_activity(
+                RECORD_CHANGES,
+                TicketChanges(effects=effects, outcome=outcome),
+                start_to_close_timeout=EFFECT_TIMEOUT,
+                retry_policy=EFFECT_RETRY,
+                summary=f"record {summary}, outcome" if summary else "record outcome",
+            )
+        except ActivityError as exc:
+            # Only a non-retryable failure gets here; the ticket must go on keeping its SLA.
+            workflow.logger.error("recording failed for good: %s", exc.cause or exc)
+            return
+        self._recorded = outcome
+
+    def _announce(self, effects: list[Effect]) -> None:
+        """Tell each effect's targets; not awaited, so a slow receiver never holds up the
+        ticket's own timers."""
+        routing = self._ticket.policy.routing
+        if routing is None:
+            return
+        for effect in effects:
+            for event, audiences in events_for(effect):
+                for target in routing.targets_for(event.type, audiences):
+                    delivery = Delivery(event=event, target=target)
+                    self._in_flight.append(asyncio.create_task(self._deliver(delivery)))
+
     async def _record_outcome(self) -> None:
-        """Keep the store's row of this ticket current (a local activity: no extra round trip)."""
+        """Revision 0: keep the store's row of this ticket current (a local activity)."""
         if not workflow.patched(RECORD_OUTCOMES):
             return
         outcome = outcome_of(self._ticket.state)
@@ -178,8 +242,7 @@ class TicketWorkflow:
         self._recorded = outcome
 
     def _dispatch_effects(self) -> None:
-        """Record each effect and tell its targets; nothing here is awaited, so a slow
-        receiver never holds up the ticket's own timers."""
+        """Revision 0: record each effect and tell its targets; nothing here is awaited."""
         self._in_flight = [h for h in self._in_flight if not h.done()]
         routing = self._ticket.policy.routing
         for effect in self._ticket.take_effects():
@@ -241,7 +304,10 @@ class TicketWorkflow:
         self._changed = False
         await workflow.wait_condition(workflow.all_handlers_finished)
         while self._ticket.outbox or self._in_flight:
-            self._dispatch_effects()
+            if self._revision >= 1:
+                await self._record_changes()
+            else:
+                self._dispatch_effects()
             results = await asyncio.gather(*self._in_flight, return_exceptions=True)
             self._in_flight = []
             for result in results:

@@ -14,9 +14,11 @@ from temporalio.testing import ActivityEnvironment
 from activities.sla import SlaActivities
 from sla.clock import Metric
 from sla.effects import Effect, EffectKind
+from sla.outcome import TicketChanges, outcome_of
 from sla.priorities import Priority
 from store import Store
 from telemetry import StructuredFormatter
+from tests.sla.helpers import open_ticket
 
 AT = datetime(2026, 11, 27, 9, 15, tzinfo=UTC)
 
@@ -90,3 +92,25 @@ async def test_each_action_logs_one_structured_line_without_ticket_text(
     assert line["key"] == "T-1:escalation:response:c1:l1"
     assert line["duplicate"] is False
     assert "title" not in line and "description" not in line
+
+
+async def test_a_tasks_changes_are_recorded_and_logged_once_each(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="slaflow.activities")
+    changes = TicketChanges(
+        effects=[effect(EffectKind.ESCALATION, 1), effect(EffectKind.PENALTY)],
+        outcome=outcome_of(open_ticket().state),
+    )
+    activities = SlaActivities(store)
+    await ActivityEnvironment().run(activities.record_changes, changes)
+    await ActivityEnvironment().run(activities.record_changes, changes)  # a retry
+    assert sorted(row["kind"] for row in store.events("T-1")) == ["escalation", "penalty"]
+    lines = [json.loads(StructuredFormatter(as_json=True).format(r)) for r in caplog.records]
+    assert [(line["message"], line["duplicate"]) for line in lines] == [
+        ("escalated", False),
+        ("penalty_recorded", False),
+        ("escalated", True),
+        ("penalty_recorded", True),
+    ]
+    assert store.ticket("T-1") is not None

@@ -26,7 +26,7 @@ from sla.ticket import OpenTicket, Ticket
 from store import Store
 from tests.workflows.helpers import open_ticket, ticket_worker
 from workflows.search_attributes import ALL_KEYS, initial_search_attributes
-from workflows.ticket import TicketWorkflow
+from workflows.ticket import REVISION, TicketWorkflow
 
 HERE = Path(__file__).parent
 VERSION = "v1"
@@ -193,6 +193,74 @@ async def record_v3() -> None:
     receiver.shutdown()
 
 
+async def record_v4() -> None:
+    """v4: revision 1 on a dev server with search attributes: visibility seeded from the
+    start, a breach's escalation, penalty and outcome in one local activity, every action."""
+    config = parse_config(
+        {
+            "default_policy": "fast",
+            "customers": {"acme": {"monthly_fee": 10000, "currency": "EUR"}},
+            "notifications": {
+                "webhooks": [{"name": "ops", "url": "http://127.0.0.1:18999/hook",
+                              "secret": "x", "events": ["breach", "resolved"]}]
+            },
+            "policies": {
+                "fast": {
+                    "targets": {p: {"response": "2s", "resolution": "30s"} for p in Priority},
+                    "credits": {"response_breach": {"P1": "2%"}},
+                    "rewards": {"resolved_within": 0.9,
+                                "reward": {"amount": 1, "unit": "support_hours"}},
+                }
+            },
+        }
+    )  # fmt: skip
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(Path(sys.executable).parent / "temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=ALL_KEYS,
+    )
+    receiver = ThreadingHTTPServer(("127.0.0.1", 18999), _Accept)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    with tempfile.TemporaryDirectory() as tmp:
+        worker = ticket_worker(
+            env.client, "record", Store.at(Path(tmp) / "l.db"), config.notifications
+        )
+        async with env, worker:
+            now = datetime.now(UTC)
+            new = OpenTicket(
+                ticket_id="revision-1",
+                customer_id="acme",
+                title="Printer on fire",
+                priority=Priority.P1,
+                policy=policy_snapshot(config, now, "acme"),
+                opened_at=now,
+                revision=REVISION,
+            )
+            handle = await env.client.start_workflow(
+                TicketWorkflow.run,
+                new,
+                id="ticket-revision-1",
+                task_queue="record",
+                search_attributes=initial_search_attributes(Ticket.open(new, now).state),
+            )
+            await asyncio.sleep(4)  # the response target (2 s) breaches
+            await handle.signal(TicketWorkflow.comment_signal, Comment(author="bob", body="hi"))
+            await handle.execute_update(TicketWorkflow.respond, Respond(agent_id="alice"))
+            await handle.execute_update(TicketWorkflow.pause, Pause(reason="need logs"))
+            await handle.execute_update(TicketWorkflow.resume, Resume())
+            await handle.execute_update(TicketWorkflow.change, ChangeTicket(priority=Priority.P2))
+            await handle.execute_update(TicketWorkflow.resolve, Resolve(agent_id="alice"))
+            await handle.execute_update(TicketWorkflow.reopen, Reopen(reason="still broken"))
+            await handle.execute_update(TicketWorkflow.resolve, Resolve(agent_id="alice"))
+            await handle.execute_update(TicketWorkflow.close, Close())
+            await handle.result()
+            history = await handle.fetch_history()
+            path = HERE / "v4-revision-1.json"
+            path.write_text(history.to_json())
+            print(f"wrote {path} ({len(history.events)} events)")
+    receiver.shutdown()
+
+
 class _Accept(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
@@ -210,5 +278,7 @@ if __name__ == "__main__":
         asyncio.run(record_business_hours())
     elif which == "v3":
         asyncio.run(record_v3())
+    elif which == "v4":
+        asyncio.run(record_v4())
     else:
-        sys.exit("usage: python -m tests.histories.record v1|v2-business-hours|v3")
+        sys.exit("usage: python -m tests.histories.record v1|v2-business-hours|v3|v4")

@@ -6,10 +6,12 @@ import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from sla.availability import Incident
 from sla.clock import Metric
 from sla.effects import Effect, EffectKind
-from sla.outcome import TicketOutcome
+from sla.outcome import TicketChanges, TicketOutcome
 from sla.priorities import Priority
 from store import Store
 
@@ -62,8 +64,8 @@ def test_times_come_back_as_aware_utc(store: Store) -> None:
     assert row.at == AT and row.at.utcoffset() == timedelta(0)
 
 
-def test_ticket_outcome_is_kept_current(store: Store) -> None:
-    outcome = TicketOutcome(
+def outcome(**changes: object) -> TicketOutcome:
+    opened = TicketOutcome(
         ticket_id="T-1", customer_id="acme", priority=Priority.P1, policy="standard",
         status="open", opened_at=AT, first_response_at=None, responded_by=None,
         resolved_at=None, resolved_by=None, closed_at=None, response_state="running",
@@ -71,12 +73,42 @@ def test_ticket_outcome_is_kept_current(store: Store) -> None:
         response_breached_at=None, resolution_breached_at=None, breaches=0,
         escalation_level=0, cycles=1,
     )  # fmt: skip
-    store.record_ticket(outcome)
-    store.record_ticket(outcome.model_copy(update={"status": "closed", "closed_at": AT}))
+    return opened.model_copy(update=changes)
+
+
+def test_ticket_outcome_is_kept_current(store: Store) -> None:
+    store.record_ticket(outcome())
+    store.record_ticket(outcome(status="closed", closed_at=AT))
     row = store.ticket("T-1")
     assert row is not None and (row.status, row.closed_at) == ("closed", AT)
     assert store.tickets_opened("acme", AT - timedelta(days=1), AT + timedelta(days=1)) == 1
     assert store.knows_customer("acme") and not store.knows_customer("globex")
+
+
+def test_a_tasks_changes_land_together_and_each_effect_once(store: Store) -> None:
+    escalation = penalty().model_copy(update={"kind": EffectKind.ESCALATION, "level": 1})
+    breached = outcome(breaches=1, escalation_level=1, response_breached_at=AT)
+    changes = TicketChanges(effects=[escalation, penalty()], outcome=breached)
+    assert store.record_changes(changes) == [True, True]
+    # A retried local activity (its first attempt committed, its answer lost) changes nothing.
+    assert store.record_changes(changes) == [False, False]
+    kinds = [(e["kind"], e["key"]) for e in store.events("T-1")]
+    assert sorted(kinds) == [
+        ("escalation", "T-1:escalation:response:c1:l1"),
+        ("penalty", "T-1:penalty:response:c1"),
+    ]
+    row = store.ticket("T-1")
+    assert row is not None and (row.breaches, row.escalation_level) == (1, 1)
+
+
+def test_a_failed_transaction_records_none_of_its_changes(store: Store) -> None:
+    # The second effect is not one the store keeps: it fails after the penalty's insert.
+    resolved = penalty().model_copy(update={"kind": EffectKind.RESOLVED})
+    changes = TicketChanges(effects=[penalty(), resolved], outcome=outcome())
+    with pytest.raises(ValueError, match="resolved effects are not recorded"):
+        store.record_changes(changes)
+    assert store.events("T-1") == []
+    assert store.ticket("T-1") is None
 
 
 def test_incidents_overlapping_a_window_are_found_and_can_be_ended(store: Store) -> None:

@@ -27,7 +27,7 @@ from store import Store
 from store.archive import Archive
 from worker import ticket_activities
 from workflows.archive import ArchiveTicketWorkflow
-from workflows.ticket import TicketWorkflow
+from workflows.ticket import REVISION, TicketWorkflow
 
 # Tickets opened per task queue, so the worker context can clean up after its test.
 _opened: dict[str, list[WorkflowHandle[TicketWorkflow, TicketState]]] = {}
@@ -85,6 +85,7 @@ async def open_ticket(
     policy: PolicySnapshot,
     priority: Priority = Priority.P1,
     opened_at: datetime | None = None,
+    revision: int = REVISION,
 ) -> WorkflowHandle[TicketWorkflow, TicketState]:
     ticket_id = f"t-{uuid.uuid4().hex[:10]}"
     handle = await client.start_workflow(
@@ -96,6 +97,7 @@ async def open_ticket(
             priority=priority,
             policy=policy,
             opened_at=opened_at,
+            revision=revision,
         ),
         id=f"ticket-{ticket_id}",
         task_queue=task_queue,

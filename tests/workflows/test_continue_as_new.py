@@ -7,6 +7,7 @@ import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
@@ -22,7 +23,15 @@ from store import Store
 from store.history import fetch_runs
 from tests.workflows.helpers import state_of, ticket_worker
 from workflows.search_attributes import ALL_KEYS, initial_search_attributes
-from workflows.ticket import TicketWorkflow
+from workflows.ticket import REVISION, TicketWorkflow
+
+
+def _patch_markers(events: list[dict[str, Any]]) -> int:
+    return sum(
+        1
+        for e in events
+        if e.get("markerRecordedEventAttributes", {}).get("markerName") == "core_patch"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +57,7 @@ async def test_ticket_with_hundreds_of_comments_continues_as_new_with_all_its_st
     tmp_path: Path,
 ) -> None:
     client = small_history_env.client
+    # Started as tickets were before revisions: it upgrades when it continues as new.
     new = OpenTicket(
         ticket_id="chatty",
         customer_id="chatty-customer",
@@ -98,6 +108,10 @@ async def test_ticket_with_hundreds_of_comments_continues_as_new_with_all_its_st
     assert sum(len(events) for _, events in runs) > 300
     assert all(events[0]["eventType"].endswith("STARTED") for _, events in runs)
     assert len(listed) == 1  # one ticket, however many runs
+    first_input = runs[0][1][0]["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]
+    assert first_input.get("revision", 0) == 0 and last_input["revision"] == REVISION
+    assert _patch_markers(runs[0][1]) > 0, "revision 0 decides by patch markers"
+    assert all(_patch_markers(events) == 0 for _, events in runs[1:])
     replayer = Replayer(workflows=[TicketWorkflow], data_converter=pydantic_data_converter)
     for history in raw:
         assert isinstance(history, WorkflowHistory)

@@ -1,0 +1,135 @@
+"""Revisions: what a ticket's workflow tasks do, per the revision it started under.
+
+Revision 1 tickets pay no patch marker and no redundant search-attribute upsert, and record a
+breach's effects and outcome in one local activity; revision 0 tickets (started before
+revisions) keep deciding by their patch markers, so their histories still replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+
+from sla.policy import PolicySnapshot
+from sla.priorities import Priority
+from sla.ticket import OpenTicket, Ticket
+from store import Store
+from tests.workflows.helpers import open_ticket, state_of, ticket_worker
+from workflows.search_attributes import initial_search_attributes
+from workflows.ticket import REVISION, TicketWorkflow
+
+
+def tasks(history: WorkflowHistory) -> list[list[str]]:
+    """The commands each completed workflow task produced, as short names: event types,
+    `patch` for a patch marker and the activity type for a local activity's marker."""
+    completed: list[list[str]] = []
+    current: list[str] | None = None
+    for event in history.events:
+        kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+        if kind == "WORKFLOW_TASK_COMPLETED":
+            current = []
+            completed.append(current)
+        elif kind in ("WORKFLOW_TASK_SCHEDULED", "WORKFLOW_TASK_STARTED"):
+            current = None
+        elif current is not None:
+            current.append(_name(event, kind))
+    return completed
+
+
+def commands_of(history: WorkflowHistory) -> list[str]:
+    return [command for task in tasks(history) for command in task]
+
+
+def _name(event: HistoryEvent, kind: str) -> str:
+    if kind != "MARKER_RECORDED":
+        return kind
+    attributes = event.marker_recorded_event_attributes
+    if attributes.marker_name == "core_patch":
+        return "patch"
+    data = json.loads(attributes.details["data"].payloads[0].data)
+    return f"local:{data['activity_type']}"
+
+
+async def test_a_new_ticket_first_task_only_records_it_and_starts_its_timer(
+    dev_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, tmp_path: Path
+) -> None:
+    new = OpenTicket(
+        ticket_id=f"rev-{uuid.uuid4().hex[:8]}",
+        customer_id="acme",
+        title="Printer on fire",
+        priority=Priority.P2,
+        policy=standard_policy,
+        opened_at=datetime.now(UTC),
+        revision=REVISION,
+    )
+    state = Ticket.open(new, new.opened_at or datetime.now(UTC)).state
+    async with ticket_worker(dev_env.client, task_queue, Store.at(tmp_path / "l.db")):
+        handle = await dev_env.client.start_workflow(
+            TicketWorkflow.run,
+            new,
+            id=f"ticket-{new.ticket_id}",
+            task_queue=task_queue,
+            search_attributes=initial_search_attributes(state),
+        )
+        # Polled, not queried: a query that races a task still waiting on its local activity
+        # makes the SDK complete that task early, empty, and carry on in a second one.
+        for _ in range(100):
+            history = await handle.fetch_history()
+            if "TIMER_STARTED" in commands_of(history):
+                break
+            await asyncio.sleep(0.1)
+        await handle.terminate("test over")
+
+    # The start indexed it already: no upsert, and no patch marker with its own upsert.
+    assert tasks(history)[0] == ["local:record_changes", "TIMER_STARTED"]
+
+
+async def test_a_breach_costs_one_task_with_one_local_activity(
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, tmp_path: Path
+) -> None:
+    store = Store.at(tmp_path / "l.db")
+    async with ticket_worker(time_env.client, task_queue, store):
+        handle = await open_ticket(time_env.client, task_queue, standard_policy, Priority.P1)
+        await time_env.sleep(timedelta(minutes=16))  # P1 response target: 15 min
+        state = await state_of(handle)
+        history = await handle.fetch_history()
+        ticket_id = state.ticket_id
+
+    assert state.response.breached_at is not None
+    breach = next(t for t in tasks(history) if "local:record_changes" in t and len(t) > 2)
+    assert [c for c in breach if c.startswith("local:")] == ["local:record_changes"]
+    assert "patch" not in commands_of(history)
+    # Escalation, penalty and outcome all landed (and the warning, from an earlier task).
+    kinds = sorted((e["kind"], e["metric"]) for e in store.events(ticket_id))
+    assert kinds == [("escalation", "response"), ("penalty", "response"), ("warning", "response")]
+    row = store.ticket(ticket_id)
+    assert row is not None and row.breaches == 1
+
+
+async def test_a_revision_0_ticket_still_decides_by_its_patch_markers(
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, tmp_path: Path
+) -> None:
+    store = Store.at(tmp_path / "l.db")
+    async with ticket_worker(time_env.client, task_queue, store):
+        handle = await open_ticket(
+            time_env.client, task_queue, standard_policy, Priority.P1, revision=0
+        )
+        await time_env.sleep(timedelta(minutes=16))
+        state = await state_of(handle)
+        history = await handle.fetch_history()
+
+    assert state.response.breached_at is not None
+    commands = commands_of(history)
+    assert commands.count("patch") == 2  # record-outcomes-in-store, record-effects-locally
+    assert {"local:escalate", "local:record_penalty", "local:record_ticket"} <= set(commands)
+    assert "local:record_changes" not in commands
+    row = store.ticket(state.ticket_id)
+    assert row is not None and row.breaches == 1
