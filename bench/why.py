@@ -178,6 +178,16 @@ def why(r: dict[str, Any], number: str) -> list[str]:
             f"({', '.join(_commands(raw))}); "
             "each upsert is one more visibility write for the server, each local activity a "
             "wait before the task can complete (a SQLite write through SQLAlchemy, in a thread).",
+            *(
+                [
+                    "- The live read (a query) reached the worker while the first task waited "
+                    "for its local activity (the store's row of the new ticket): the SDK then "
+                    "completes that task early and carries on in another, so a ticket read "
+                    "at once costs one workflow task more than one read later."
+                ]
+                if len(product) > 1 and any("local activity" in item for item in _commands(product))
+                else []
+            ),
             "- Around it, the API parses and validates the request, resolves the policy "
             "snapshot and computes the ticket's state, and the live read is a GET that FastAPI "
             "and pydantic serialise: all in the same Python process as the worker.",

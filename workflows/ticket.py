@@ -193,8 +193,9 @@ class TicketWorkflow:
             await self._record_outcome()
             return
         self._in_flight = [h for h in self._in_flight if not h.done()]
-        effects = [e for e in self._ticket.take_effects() if e.kind in ACTIVITY_FOR_EFFECT]
-        self._announce(effects)
+        taken = self._ticket.take_effects()
+        self._announce(taken)
+        effects = [e for e in taken if e.kind in ACTIVITY_FOR_EFFECT]
         outcome = outcome_of(self._ticket.state)
         if not effects and outcome == self._recorded:
             return
