@@ -83,20 +83,20 @@ class SlaActivities:
     @activity.defn(name=ESCALATE)
     async def escalate(self, effect: Effect) -> bool:
         """Tell the level's audience; webhooks and e-mail hang off this record."""
-        return await self._record_once(effect, "escalated", self._store.record_notification)
+        return await self._record_once(effect, "escalated", self._store.record_effect)
 
     @activity.defn(name=SEND_WARNING)
     async def send_warning(self, effect: Effect) -> bool:
-        return await self._record_once(effect, "warned", self._store.record_notification)
+        return await self._record_once(effect, "warned", self._store.record_effect)
 
     @activity.defn(name=RECORD_PENALTY)
     async def record_penalty(self, effect: Effect) -> bool:
         """Record the breach and its credit (once: the store's unique key)."""
-        return await self._record_once(effect, "penalty_recorded", self._store.record_credit)
+        return await self._record_once(effect, "penalty_recorded", self._store.record_effect)
 
     @activity.defn(name=RECORD_REWARD)
     async def record_reward(self, effect: Effect) -> bool:
-        return await self._record_once(effect, "reward_recorded", self._store.record_credit)
+        return await self._record_once(effect, "reward_recorded", self._store.record_effect)
 
     @activity.defn(name=RECORD_CHANGES)
     async def record_changes(self, changes: TicketChanges) -> None:

@@ -218,10 +218,12 @@ def why(r: dict[str, Any], number: str) -> list[str]:
         return [
             "- Each cached ticket keeps its workflow instance in the worker: the input (the "
             "policy snapshot with its calendar, targets and escalation chain) and the ticket's "
-            "state as pydantic models (two clocks, timeline, escalations), inside a "
-            "per-workflow sandbox that re-executes `workflows/ticket.py`; the raw workflow "
-            "holds two booleans. The bounded cache (`SLAFLOW_MAX_CACHED_WORKFLOWS=500`) caps "
-            "the growth, at the cost of a replay per action on an evicted ticket."
+            "state as pydantic models (two clocks, timeline, escalations), about 13 KB of "
+            "Python objects (tracemalloc), beside the SDK's own state of the cached run; "
+            "slaflow runs it without the sandbox (`SLAFLOW_WORKFLOW_SANDBOX=false`), the "
+            "raw worker with it, and the raw workflow holds two booleans. The bounded cache "
+            "(`SLAFLOW_MAX_CACHED_WORKFLOWS=500`) caps the growth, at the cost of a replay "
+            "per action on an evicted ticket."
         ]
     return []
 
@@ -281,9 +283,8 @@ def changes(r: dict[str, Any]) -> list[str]:
             "timer's task instead of activities, so one workflow task carries the breach."
         )
     found += [
-        "Memory: keep less per cached ticket, run the workflow unsandboxed or with "
-        "passthrough for slaflow's pure modules (PERFORMANCE.md: 67 KB against 47 KB per "
-        "cached workflow), and size `SLAFLOW_MAX_CACHED_WORKFLOWS` to the open tickets.",
+        "Memory: size `SLAFLOW_MAX_CACHED_WORKFLOWS` to the open tickets (figure 5 shows "
+        "the cost of a cached ticket and of an evicted one).",
         "One GIL: `slaflow up` runs the API and the worker in one Python process; where that "
         "process nears one core (CPU table), running them as two processes (as `slaflow api` "
         "and `slaflow worker` do against a cluster) gives each its own, at the price of the "

@@ -6,10 +6,11 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -63,13 +64,30 @@ def _credit(effect: Effect) -> dict[str, Any]:
     }
 
 
-def _effect_row(effect: Effect) -> tuple[type[Any], dict[str, Any]]:
-    """Escalations and warnings are notifications; penalties and rewards are credits."""
-    if effect.kind in (EffectKind.PENALTY, EffectKind.REWARD):
-        return CreditRow, _credit(effect)
-    if effect.kind in (EffectKind.ESCALATION, EffectKind.WARNING):
-        return NotificationRow, _notification(effect)
-    raise ValueError(f"{effect.kind.value} effects are not recorded in the store")
+class _Writes:
+    """The activities' statements, built once: SQLAlchemy compiles each once and caches it,
+    where a statement carrying its values would be coerced and compiled on every write (that
+    was most of a breach burst's CPU, docs/benchmarks.md). SQLite and PostgreSQL both have
+    INSERT ... ON CONFLICT, so recording once by key is a single statement."""
+
+    def __init__(self, dialect: Any) -> None:
+        def once(table: type[Any]) -> Any:
+            insert = dialect.insert(table)
+            return insert.on_conflict_do_nothing(index_elements=["key"]).returning(table.key)
+
+        self.notification = once(NotificationRow)
+        self.credit = once(CreditRow)
+        insert = dialect.insert(TicketRow)
+        changed = {c.name: insert.excluded[c.name] for c in TicketRow.__table__.columns}
+        self.ticket = insert.on_conflict_do_update(index_elements=["ticket_id"], set_=changed)
+
+    def effect(self, effect: Effect) -> tuple[Any, dict[str, Any]]:
+        """Escalations and warnings are notifications; penalties and rewards are credits."""
+        if effect.kind in (EffectKind.PENALTY, EffectKind.REWARD):
+            return self.credit, _credit(effect)
+        if effect.kind in (EffectKind.ESCALATION, EffectKind.WARNING):
+            return self.notification, _notification(effect)
+        raise ValueError(f"{effect.kind.value} effects are not recorded in the store")
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -106,51 +124,45 @@ class Store:
         with self._sessions() as session, session.begin():
             yield session
 
-    def _insert(self, table: type[Any]) -> Any:
-        """The dialect's INSERT, which has ON CONFLICT (SQLite and PostgreSQL alike)."""
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        return dialect.insert(table)
+    @cached_property
+    def _writes(self) -> _Writes:
+        return _Writes(postgresql if self.engine.dialect.name == "postgresql" else sqlite)
 
-    def _insert_once(self, session: Session, table: type[Any], values: dict[str, Any]) -> bool:
-        """True if this call recorded the row; False if its key was recorded before."""
-        statement = (
-            self._insert(table)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(table.key)
-        )
-        return session.execute(statement).first() is not None
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """One transaction on a plain connection: the activities' writes skip the ORM."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    def _insert_once(self, connection: Connection, effect: Effect) -> bool:
+        """True if this call recorded the effect; False if its key was recorded before."""
+        statement, values = self._writes.effect(effect)
+        return connection.execute(statement, values).first() is not None
+
+    def _upsert_ticket(self, connection: Connection, outcome: TicketOutcome) -> None:
+        values = outcome.model_dump(mode="python")
+        values["priority"] = outcome.priority.value
+        values["updated_at"] = datetime.now(UTC)
+        connection.execute(self._writes.ticket, values)
 
     # -- written by activities -----------------------------------------------------------
 
-    def record_notification(self, effect: Effect) -> bool:
-        with self.session() as session:
-            return self._insert_once(session, NotificationRow, _notification(effect))
-
-    def record_credit(self, effect: Effect) -> bool:
-        with self.session() as session:
-            return self._insert_once(session, CreditRow, _credit(effect))
+    def record_effect(self, effect: Effect) -> bool:
+        """An escalation or warning (a notification), a penalty or reward (a credit), once."""
+        with self._writing() as connection:
+            return self._insert_once(connection, effect)
 
     def record_ticket(self, outcome: TicketOutcome) -> None:
-        with self.session() as session:
-            self._upsert_ticket(session, outcome)
+        with self._writing() as connection:
+            self._upsert_ticket(connection, outcome)
 
     def record_changes(self, changes: TicketChanges) -> list[bool]:
         """A workflow task's effects, each once by key (True where this call recorded it
         first), and the ticket's row: one transaction, so a breach is one commit."""
-        with self.session() as session:
-            firsts = [
-                self._insert_once(session, *_effect_row(effect)) for effect in changes.effects
-            ]
-            self._upsert_ticket(session, changes.outcome)
+        with self._writing() as connection:
+            firsts = [self._insert_once(connection, effect) for effect in changes.effects]
+            self._upsert_ticket(connection, changes.outcome)
         return firsts
-
-    def _upsert_ticket(self, session: Session, outcome: TicketOutcome) -> None:
-        values = outcome.model_dump(mode="python")
-        values["priority"] = outcome.priority.value
-        values["updated_at"] = datetime.now(UTC)
-        statement = self._insert(TicketRow).values(**values)
-        session.execute(statement.on_conflict_do_update(index_elements=["ticket_id"], set_=values))
 
     # -- incidents --------------------------------------------------------------------------
 

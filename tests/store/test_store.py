@@ -34,9 +34,9 @@ def penalty(ticket: str = "T-1", metric: Metric = Metric.RESPONSE, cycle: int = 
 
 
 def test_a_credit_is_recorded_once_however_often_it_is_sent(store: Store) -> None:
-    assert store.record_credit(penalty()) is True
-    assert store.record_credit(penalty()) is False
-    assert store.record_credit(penalty(cycle=2)) is True
+    assert store.record_effect(penalty()) is True
+    assert store.record_effect(penalty()) is False
+    assert store.record_effect(penalty(cycle=2)) is True
     rows = store.credits("acme", AT - timedelta(days=1), AT + timedelta(days=1))
     assert [(r.cycle, r.amount, r.unit) for r in rows] == [
         (1, "200.000", "EUR"),
@@ -48,7 +48,7 @@ def test_concurrent_retries_of_one_credit_record_it_once(store: Store) -> None:
     results: list[bool] = []
 
     def send() -> None:
-        results.append(store.record_credit(penalty(ticket="T-race")))
+        results.append(store.record_effect(penalty(ticket="T-race")))
 
     threads = [threading.Thread(target=send) for _ in range(8)]
     for thread in threads:
@@ -59,7 +59,7 @@ def test_concurrent_retries_of_one_credit_record_it_once(store: Store) -> None:
 
 
 def test_times_come_back_as_aware_utc(store: Store) -> None:
-    store.record_credit(penalty())
+    store.record_effect(penalty())
     [row] = store.credits("acme", AT - timedelta(hours=1), AT + timedelta(hours=1))
     assert row.at == AT and row.at.utcoffset() == timedelta(0)
 
@@ -125,6 +125,6 @@ def test_incidents_overlapping_a_window_are_found_and_can_be_ended(store: Store)
 
 
 def test_migrating_again_changes_nothing(store: Store) -> None:
-    store.record_credit(penalty())
+    store.record_effect(penalty())
     store.migrate()
     assert len(store.events("T-1")) == 1
