@@ -9,6 +9,7 @@ import ctypes
 import ipaddress
 import json
 import logging
+import os
 import shutil
 import signal
 import subprocess
@@ -252,6 +253,15 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def _warn_if_open(settings: Settings) -> None:
+    if not settings.api_keys_file:
+        print(
+            "slaflow: WARNING: the API is open (no SLAFLOW_API_KEYS_FILE): put it behind "
+            "an authenticating proxy or give it a keys file",
+            file=sys.stderr,
+        )
+
+
 async def replay(files: Sequence[Path]) -> int:
     """Replays every run in the files; says which would break (nondeterminism) and exits 1."""
     replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
@@ -308,19 +318,33 @@ async def _run(args: argparse.Namespace) -> None:
             start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
         await serve(settings, run_worker=True, run_api=False, client=client)
     elif args.command == "api":
-        if not settings.api_keys_file:
-            print(
-                "slaflow: WARNING: the API is open (no SLAFLOW_API_KEYS_FILE): put it behind "
-                "an authenticating proxy or give it a keys file",
-                file=sys.stderr,
-            )
+        _warn_if_open(settings)
         await serve(settings, run_worker=False, run_api=True, client=client)
+
+
+def serve_api_processes(settings: Settings) -> None:
+    """`slaflow api` as several uvicorn worker processes; each builds the app from the
+    environment (create_app opens its own client and store at startup)."""
+    _warn_if_open(settings)
+    os.environ["SLAFLOW_CONFIG"] = str(settings.config)  # --config, for the children
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=settings.api_host,
+        port=settings.api_port,
+        workers=settings.api_workers,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     configure_logging()
     args = _parser().parse_args(argv)
     try:
+        if args.command == "api" and (settings := _settings(args)).api_workers > 1:
+            serve_api_processes(settings)  # uvicorn's supervisor wants the main thread
+            return
         asyncio.run(_run(args))
     except ConfigError as exc:
         raise SystemExit(f"slaflow: {exc}") from None
