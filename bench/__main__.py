@@ -42,7 +42,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--burst", type=int, default=2000, help="tickets due in the same second")
     p.add_argument("--burst-target", type=int, default=10, help="P1 response target, seconds")
     p.add_argument("--list-tickets", type=int, default=3000, help="tickets in visibility")
-    p.add_argument("--list-calls", type=int, default=50, help="GET /tickets calls, one client")
+    p.add_argument("--list-calls", type=int, default=100, help="GET /tickets calls, one client")
     p.add_argument("--sqlite-tickets", type=int, default=400, help="tickets per SQLite setting")
     p.add_argument("--cap", type=float, default=30.0, help="seconds at most per load loop")
     p.add_argument(
@@ -186,7 +186,7 @@ async def list_phase(args: argparse.Namespace, budget: Budget, out: dict[str, An
             "tickets": len(run.done),
             "asked": count,
             "open": run.result(),
-            # at least 12 s a side: 50 calls take 5-10 s on this machine
+            # at least 12 s a side: 100 calls take 9-12 s on this machine
             **await measure.lists(product, args.list_calls, max(budget.cap(args.cap), 12.0)),
         }
         out.setdefault("memory", {})["cache_500"] = {

@@ -56,13 +56,36 @@ def _cpu_compare(raw: dict[str, Any], product: dict[str, Any], what: str) -> lis
     ]
 
 
+def _ceiling(run: dict[str, Any], what: str, cores: int) -> list[str]:
+    """The rate the machine allows at slaflow's CPU cost per operation, raw's rate beside it:
+    when even the server's own share caps it below the target, no Python change reaches it."""
+    product, raw = run["product"], run["raw"]
+    p = per_op_ms(product["cpu"], product["count"])
+    rate = raw.get("per_second")
+    if not p or not rate or not p[0]:
+        return []
+    server_only = cores * 1000 / p[0]
+    both = cores * 1000 / (p[0] + p[1])
+    return [
+        f"- What the machine allows at that cost: its {cores} cores give the server alone "
+        f"at most {server_only:.0f} {what}s/s ({server_only / rate:.2f}x raw's "
+        f"{rate:g}/s), and the server plus slaflow's process at most {both:.0f}/s "
+        f"({both / rate:.2f}x): the server's work per {what} is the first limit "
+        "(history events, timers, visibility upserts), then the Python."
+        if server_only / rate < 0.8
+        else f"- What the machine allows at that cost: {both:.0f}/s with the server and "
+        f"slaflow's process sharing its {cores} cores ({both / rate:.2f}x raw's {rate:g}/s)."
+    ]
+
+
 def _limits(cpu: dict[str, float]) -> list[str]:
     """Which ceiling a span ran into: one Python process's core, or the machine's."""
     lines = []
     if cpu.get("slaflow", 0.0) >= 0.8:
         lines.append(
-            f"- The `slaflow up` process ran at {cpu['slaflow']:.2f} cores: its Python code (API "
-            "and worker) shares one GIL, so it cannot use more than one core: that is the limit."
+            f"- The `slaflow up` process ran at {cpu['slaflow']:.2f} cores, near the one core "
+            "its GIL allows its Python code (API and worker); an API in a process of its own "
+            "measured no faster on this machine (docs/tuning.md)."
         )
     if cpu.get("machine", 0.0) >= 1.8:
         lines.append(
@@ -86,6 +109,7 @@ def _detail(r: dict[str, Any], number: str, figure: str) -> list[str]:
             return []
         what = "live ticket" if number == "1" else "action"
         lines = _cpu_compare(run["raw"], run["product"], what)
+        lines += _ceiling(run, what, r.get("machine", {}).get("nproc") or 2)
         if run["product"].get("errors"):
             lines.append(
                 f"- {run['product']['errors']} requests failed, e.g. "
@@ -177,7 +201,7 @@ def why(r: dict[str, Any], number: str) -> list[str]:
             f"raw workflow took {len(raw)} with {len(_commands(raw))} "
             f"({', '.join(_commands(raw))}); "
             "each upsert is one more visibility write for the server, each local activity a "
-            "wait before the task can complete (a SQLite write through SQLAlchemy, in a thread).",
+            "wait before the task can complete (a store write, in a thread).",
             *(
                 [
                     "- The live read (a query) reached the worker while the first task waited "
@@ -285,10 +309,10 @@ def changes(r: dict[str, Any]) -> list[str]:
     found += [
         "Memory: size `SLAFLOW_MAX_CACHED_WORKFLOWS` to the open tickets (figure 5 shows "
         "the cost of a cached ticket and of an evicted one).",
-        "One GIL: `slaflow up` runs the API and the worker in one Python process; where that "
-        "process nears one core (CPU table), running them as two processes (as `slaflow api` "
-        "and `slaflow worker` do against a cluster) gives each its own, at the price of the "
-        "server's share of two cores.",
+        "One GIL: `slaflow up` runs the API and the worker in one Python process. A "
+        "separate API process measured no faster on 2 cores (`python -m bench.split`, "
+        "docs/tuning.md): the machine, not the GIL, is full; on more cores run `slaflow "
+        "api` (`SLAFLOW_API_WORKERS`) and `slaflow worker` apart.",
     ]
     return [
         "### Product changes these figures point to (not made by the bench)",
