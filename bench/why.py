@@ -128,6 +128,17 @@ def _detail(r: dict[str, Any], number: str, figure: str) -> list[str]:
                 f"{w[1]} ms and its server {w[0]} ms (raw's server at "
                 f"{b['raw']['cpu'].get('server', 0):.2f} cores)."
             )
+            cores = r.get("machine", {}).get("nproc") or 2
+            n_p, n_w = b["product"]["escalated"], b["raw"]["escalated"]
+            floor_p = n_p * (p[0] + p[1]) / cores / 1000
+            floor_w = n_w * (w[0] + w[1]) / cores / 1000
+            lines.append(
+                f"- A floor from that CPU alone: {n_p} breaches at {p[0] + p[1]:.1f} ms each "
+                f"need {floor_p:.1f} s of the machine's {cores} cores (raw: {n_w} at "
+                f"{w[0] + w[1]:.1f} ms, {floor_w:.1f} s): the burst is CPU-bound on both "
+                "sides, and the server's share of a breach (timer, task, visibility) is most "
+                "of it."
+            )
             lines += _limits(b["product"]["cpu"])
         return [*lines, *_profile(b["product"], r.get("machine", {}))]
     if number == "6" and "lists" in r:
