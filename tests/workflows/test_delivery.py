@@ -20,15 +20,16 @@ from tests.workflows.helpers import open_ticket, state_of, ticket_worker
 from workflows.ticket import REVISION, TicketWorkflow
 
 
-@pytest.fixture
-def accepting_receiver() -> Iterator[tuple[str, list[str]]]:
+def _receiver(status: int) -> Iterator[tuple[str, list[str]]]:
+    """A webhook receiver answering `status` to every delivery; yields its URL and the event
+    types it saw, in order."""
     seen: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
             seen.append(self.headers["X-Slaflow-Event-Type"])
-            self.send_response(204)
+            self.send_response(status)
             self.end_headers()
 
         def log_message(self, *args: object) -> None:
@@ -38,27 +39,17 @@ def accepting_receiver() -> Iterator[tuple[str, list[str]]]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}/hook", seen
     server.shutdown()
+
+
+@pytest.fixture
+def accepting_receiver() -> Iterator[tuple[str, list[str]]]:
+    yield from _receiver(204)
 
 
 @pytest.fixture
 def gone_receiver() -> Iterator[tuple[str, list[str]]]:
     """Answers 404 (the hook was removed): a rejection, not an outage."""
-    seen: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            seen.append(self.headers["X-Slaflow-Event-Type"])
-            self.send_response(404)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", seen
-    server.shutdown()
+    yield from _receiver(404)
 
 
 async def test_a_rejected_delivery_stops_after_five_attempts_and_shows_on_the_timeline(
