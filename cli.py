@@ -72,8 +72,8 @@ def dev_server_args(settings: Settings) -> list[str]:
     return args
 
 
-def _die_with_parent() -> None:
-    """Runs in the child: Linux kills it when slaflow dies, even by SIGKILL (no orphans)."""
+def die_with_parent() -> None:
+    """Runs in the child: Linux kills it when its parent dies, even by SIGKILL (no orphans)."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -88,7 +88,7 @@ def embedded_temporal(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
         stdout=log_file,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     try:
         yield process

@@ -45,12 +45,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "SLAFLOW_TEMPORAL_NAMESPACE"),
     )
     # Open tickets a worker keeps in memory; an action on an evicted ticket costs a replay.
-    # About 70 KB each (docs/benchmarks.md): size it to the open tickets you expect.
+    # About 100 KB each (docs/benchmarks.md): size it to the open tickets you expect.
     max_cached_workflows: int = 10_000
     # The Temporal sandbox re-imports the workflow's module for every ticket it runs or
-    # replays and wraps each activation: most of a busy worker's Python time and a third of
-    # its memory per ticket (docs/benchmarks.md). Tests and `slaflow replay` always run
-    # the sandbox, which is where non-determinism gets caught; true runs it here too.
+    # replays and wraps each activation: 37-52% of a busy worker's Python time (docs/tuning.md).
+    # Tests and `slaflow replay` always run the sandbox, which is where non-determinism gets
+    # caught; true runs it here too.
     workflow_sandbox: bool = False
     # Worker tuning (None: the SDK's defaults, which the benchmarks found good on 2 cores).
     max_concurrent_workflow_tasks: int | None = None

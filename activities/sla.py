@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 from temporalio import activity
 
@@ -36,6 +35,7 @@ def count(effect: Effect) -> None:
         telemetry.CREDITS.labels(effect.kind.value, effect.unit).inc()
 
 
+# What each effect's log line says it did (the message of its structured line).
 ACTION_LOGGED = {
     EffectKind.ESCALATION: "escalated",
     EffectKind.WARNING: "warned",
@@ -44,7 +44,7 @@ ACTION_LOGGED = {
 }
 
 
-def _log(effect: Effect, first: bool, action: str) -> None:
+def _log(effect: Effect, first: bool) -> None:
     """One structured line per effect; titles and descriptions never reach the logs.
     Metrics count an effect only where it was first recorded."""
     info = activity.info()
@@ -62,7 +62,7 @@ def _log(effect: Effect, first: bool, action: str) -> None:
         "attempt": info.attempt,
         "duplicate": not first,
     }
-    log.info(action, extra={"fields": fields})
+    log.info(ACTION_LOGGED[effect.kind], extra={"fields": fields})
     if first:
         count(effect)
 
@@ -73,37 +73,35 @@ class SlaActivities:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def _record_once(
-        self, effect: Effect, action: str, record: Callable[[Effect], bool]
-    ) -> bool:
-        first = await asyncio.to_thread(record, effect)
-        _log(effect, first, action)
+    async def _record_once(self, effect: Effect) -> bool:
+        first = await asyncio.to_thread(self._store.record_effect, effect)
+        _log(effect, first)
         return first
 
     @activity.defn(name=ESCALATE)
     async def escalate(self, effect: Effect) -> bool:
         """Tell the level's audience; webhooks and e-mail hang off this record."""
-        return await self._record_once(effect, "escalated", self._store.record_effect)
+        return await self._record_once(effect)
 
     @activity.defn(name=SEND_WARNING)
     async def send_warning(self, effect: Effect) -> bool:
-        return await self._record_once(effect, "warned", self._store.record_effect)
+        return await self._record_once(effect)
 
     @activity.defn(name=RECORD_PENALTY)
     async def record_penalty(self, effect: Effect) -> bool:
         """Record the breach and its credit (once: the store's unique key)."""
-        return await self._record_once(effect, "penalty_recorded", self._store.record_effect)
+        return await self._record_once(effect)
 
     @activity.defn(name=RECORD_REWARD)
     async def record_reward(self, effect: Effect) -> bool:
-        return await self._record_once(effect, "reward_recorded", self._store.record_effect)
+        return await self._record_once(effect)
 
     @activity.defn(name=RECORD_CHANGES)
     async def record_changes(self, changes: TicketChanges) -> None:
         """A workflow task's effects and the ticket's outcome, in one store transaction."""
         firsts = await asyncio.to_thread(self._store.record_changes, changes)
         for effect, first in zip(changes.effects, firsts, strict=True):
-            _log(effect, first, ACTION_LOGGED[effect.kind])
+            _log(effect, first)
 
     @activity.defn(name=RECORD_TICKET)
     async def record_ticket(self, outcome: TicketOutcome) -> None:

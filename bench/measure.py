@@ -20,10 +20,6 @@ LIVE_ATTEMPTS = 5  # a read that fails (e.g. times out behind a backlog) is trie
 FAR = 3600.0  # deadline of tickets that must not breach during a run, in seconds
 
 
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000, 1)
-
-
 def ticket_body(ticket_id: str, priority: str = "P2", customer: str = "cust-0") -> dict[str, Any]:
     return {"ticket_id": ticket_id, "title": "bench", "priority": priority, "customer_id": customer}
 

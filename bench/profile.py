@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.stack import BIN, die_with_parent
+from bench.stack import BIN
+from cli import die_with_parent
 
 REPO = str(Path(__file__).resolve().parents[1]) + "/"
 ENABLED = True  # python -m bench --no-profile turns it off

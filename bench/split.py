@@ -11,56 +11,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench.http import HttpClient
-from bench.stack import clean_env, free_port, spawn, stop
+from bench.measure import http_live, ticket_body
+from bench.stack import BIN, clean_env, free_port, spawn, stop, wait_healthy
+from bench.stats import closed_loop
 
-SLAFLOW = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "slaflow")
-
-
-async def _healthy(http: HttpClient) -> None:
-    for _ in range(300):
-        try:
-            if (await http.get("/healthz"))[0] == 200:
-                return
-        except OSError:
-            pass
-        await asyncio.sleep(0.2)
-    raise SystemExit("the API did not come up")
-
-
-async def _rate(count: int, concurrency: int, op: Callable[[int], Awaitable[None]]) -> float:
-    slots = asyncio.Semaphore(concurrency)
-
-    async def one(i: int) -> None:
-        async with slots:
-            await op(i)
-
-    start = time.monotonic()
-    await asyncio.gather(*(one(i) for i in range(count)))
-    return count / (time.monotonic() - start)
+SLAFLOW = str(BIN / "slaflow")
+CAP_SECONDS = 120.0  # per loop; the counts end them long before on this machine
 
 
 async def _round(http: HttpClient, name: str, count: int, concurrency: int) -> str:
     ids = [f"split-{uuid.uuid4().hex[:12]}" for _ in range(count)]
 
-    async def open_and_read(i: int) -> None:
-        body = {"ticket_id": ids[i], "title": "t", "priority": "P2", "customer_id": "acme"}
-        status, _ = await http.post("/tickets", body)
+    async def open_and_read(i: int) -> dict[str, float]:
+        status, _ = await http.post("/tickets", ticket_body(ids[i]))
         assert status in (200, 201), status
-        await http.get(f"/tickets/{ids[i]}")
+        await http_live(http, ids[i])
+        return {}
 
-    async def respond(i: int) -> None:
+    async def respond(i: int) -> dict[str, float]:
         status, answer = await http.post(f"/tickets/{ids[i]}/respond", {"agent_id": "ann"})
         assert status == 200, (status, answer)
+        return {}
 
-    opens = await _rate(count, concurrency, open_and_read)
-    responds = await _rate(count, concurrency, respond)
-    return f"| {name} | {opens:.1f}/s | {responds:.1f}/s |"
+    opens = await closed_loop(count, concurrency, open_and_read, CAP_SECONDS)
+    responds = await closed_loop(count, concurrency, respond, CAP_SECONDS)
+    return f"| {name} | {opens.rate:.1f}/s | {responds.rate:.1f}/s |"
 
 
 async def main(count: int, concurrency: int) -> None:
@@ -73,7 +52,7 @@ async def main(count: int, concurrency: int) -> None:
     rows = []
     try:
         inside = HttpClient("127.0.0.1", api, concurrency)
-        await _healthy(inside)
+        await wait_healthy(inside, up)
         rows.append(await _round(inside, "API in the worker's process", count, concurrency))
         apart_env = clean_env(
             SLAFLOW_DATA_DIR=str(data),
@@ -83,7 +62,7 @@ async def main(count: int, concurrency: int) -> None:
         apart = spawn([SLAFLOW, "api"], data / "api.log", apart_env)
         try:
             separate = HttpClient("127.0.0.1", other, concurrency)
-            await _healthy(separate)
+            await wait_healthy(separate, apart)
             rows.append(await _round(separate, "API in a process of its own", count, concurrency))
             again = "API in the worker's process, again"
             rows.append(await _round(inside, again, count, concurrency))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import signal
 import socket
@@ -13,7 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.api.enums.v1 import TaskQueueType
@@ -22,7 +21,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from bench.http import HttpClient
-from cli import dev_server_args
+from cli import dev_server_args, die_with_parent
 from settings import Settings
 
 LOOPBACK = "127.0.0.1"
@@ -103,12 +102,6 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def die_with_parent() -> None:
-    """Runs in the child: Linux kills it when the bench dies, even by SIGKILL (no orphans)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def spawn(args: Sequence[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     """A child in its own process group, so stopping it stops what it started too."""
     with log.open("ab") as out:
@@ -173,7 +166,6 @@ class Stack:
     data_dir: Path
     pids: dict[str, int]
     http: HttpClient | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     def rss(self) -> dict[str, float]:
         return {name: round(rss_mb(pid), 1) for name, pid in self.pids.items()}
@@ -228,7 +220,7 @@ async def slaflow_stack(
         http = HttpClient(LOOPBACK, api_port, connections)
         try:
             client = await connect(temporal_port, up)
-            await _wait_healthy(http, up)
+            await wait_healthy(http, up)
             servers = children(up.pid)
             if len(servers) != 1:
                 raise RuntimeError(f"expected one dev server under slaflow up, found {servers}")
@@ -239,7 +231,7 @@ async def slaflow_stack(
             stop(up)
 
 
-async def _wait_healthy(http: HttpClient, process: subprocess.Popen[bytes]) -> None:
+async def wait_healthy(http: HttpClient, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:

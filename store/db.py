@@ -128,12 +128,6 @@ class Store:
     def _writes(self) -> _Writes:
         return _Writes(postgresql if self.engine.dialect.name == "postgresql" else sqlite)
 
-    @contextmanager
-    def _writing(self) -> Iterator[Connection]:
-        """One transaction on a plain connection: the activities' writes skip the ORM."""
-        with self.engine.begin() as connection:
-            yield connection
-
     def _insert_once(self, connection: Connection, effect: Effect) -> bool:
         """True if this call recorded the effect; False if its key was recorded before."""
         statement, values = self._writes.effect(effect)
@@ -149,17 +143,17 @@ class Store:
 
     def record_effect(self, effect: Effect) -> bool:
         """An escalation or warning (a notification), a penalty or reward (a credit), once."""
-        with self._writing() as connection:
+        with self.engine.begin() as connection:  # no ORM on the hot path
             return self._insert_once(connection, effect)
 
     def record_ticket(self, outcome: TicketOutcome) -> None:
-        with self._writing() as connection:
+        with self.engine.begin() as connection:  # no ORM on the hot path
             self._upsert_ticket(connection, outcome)
 
     def record_changes(self, changes: TicketChanges) -> list[bool]:
         """A workflow task's effects, each once by key (True where this call recorded it
         first), and the ticket's row: one transaction, so a breach is one commit."""
-        with self._writing() as connection:
+        with self.engine.begin() as connection:  # no ORM on the hot path
             firsts = [self._insert_once(connection, effect) for effect in changes.effects]
             self._upsert_ticket(connection, changes.outcome)
         return firsts

@@ -245,39 +245,24 @@ class TicketWorkflow:
     def _dispatch_effects(self) -> None:
         """Revision 0: record each effect and tell its targets; nothing here is awaited."""
         self._in_flight = [h for h in self._in_flight if not h.done()]
-        routing = self._ticket.policy.routing
         for effect in self._ticket.take_effects():
             if effect.kind in ACTIVITY_FOR_EFFECT:
                 self._in_flight.append(self._record(effect))
-            if routing is None:
-                continue
-            for event, audiences in events_for(effect):
-                for target in routing.targets_for(event.type, audiences):
-                    delivery = Delivery(event=event, target=target)
-                    self._in_flight.append(asyncio.create_task(self._deliver(delivery)))
+            self._announce([effect])  # each effect's deliveries after its record, as always
 
     def _record(self, effect: Effect) -> asyncio.Future[Any]:
         """Record an effect in the store. Since RECORD_LOCALLY, as a local activity: a quick
         idempotent write needs no task round trip through the server, so a breach costs one
         workflow task instead of three (the Monday-morning burst, docs/benchmarks.md)."""
-        name = ACTIVITY_FOR_EFFECT[effect.kind]
-        summary = f"{effect.kind.value} {effect.metric.value} level {effect.level}"
-        if workflow.patched(RECORD_LOCALLY):
-            return workflow.start_local_activity(
-                name,
-                effect,
-                result_type=bool,
-                start_to_close_timeout=EFFECT_TIMEOUT,
-                retry_policy=EFFECT_RETRY,
-                summary=summary,
-            )
-        return workflow.start_activity(
-            name,
+        locally = workflow.patched(RECORD_LOCALLY)
+        start = workflow.start_local_activity if locally else workflow.start_activity
+        return start(
+            ACTIVITY_FOR_EFFECT[effect.kind],
             effect,
             result_type=bool,
             start_to_close_timeout=EFFECT_TIMEOUT,
             retry_policy=EFFECT_RETRY,
-            summary=summary,
+            summary=f"{effect.kind.value} {effect.metric.value} level {effect.level}",
         )
 
     async def _deliver(self, delivery: Delivery) -> None:

@@ -14,7 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import STAFF, Principal, PrincipalDep, Role
 from api.deps import DeskDep
 from api.desk import workflow_id
-from api.errors import ApiError, from_rpc, not_found
+from api.errors import ApiError, from_rpc, not_found, temporal_unavailable
 from api.schemas import (
     History,
     HistoryRun,
@@ -234,7 +234,7 @@ async def history(ticket_id: TicketIdPath, desk: DeskDep, principal: PrincipalDe
         async with asyncio.timeout(desk.timeout.total_seconds() * 3):  # a long history is slow
             runs = await fetch_runs(desk.client, workflow_id(ticket_id))
     except TimeoutError:
-        raise ApiError(503, "Temporal did not send the history in time; try again") from None
+        raise temporal_unavailable("Temporal did not send the history in time") from None
     except RPCError as exc:
         archived = await desk.archived(ticket_id) if exc.status == RPCStatusCode.NOT_FOUND else None
         if archived is None:

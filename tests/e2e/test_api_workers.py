@@ -4,23 +4,15 @@ together on SIGTERM."""
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
-from temporalio.testing import WorkflowEnvironment
 
+from tests.e2e import test_contract_month
 from tests.e2e.test_contract_month import Processes, healthy
 from tests.e2e.test_slaflow_up import gone, wait_for
 
-
-@pytest.fixture
-def processes(tmp_path: Path, dev_env: WorkflowEnvironment) -> Iterator[Processes]:
-    running = Processes(tmp_path, dev_env.client.service_client.config.target_host)
-    yield running
-    for command in list(running.running):
-        running.kill(command)
+processes = test_contract_month.processes  # the same fixture: worker and API processes
 
 
 def children(pid: int) -> list[int]:

@@ -1,5 +1,7 @@
 """Record the saved histories the replay test runs: `python -m tests.histories.record NAME`.
 
+Each recorder pins the workflow revision its file stands for (v1-v3: revision 0, v4: 1).
+
 Run it only to add histories of a new workflow version; never regenerate old ones, since
 they stand for tickets that are already running in production.
 """
@@ -26,7 +28,7 @@ from sla.ticket import OpenTicket, Ticket
 from store import Store
 from tests.workflows.helpers import open_ticket, ticket_worker
 from workflows.search_attributes import ALL_KEYS, initial_search_attributes
-from workflows.ticket import REVISION, TicketWorkflow
+from workflows.ticket import TicketWorkflow
 
 HERE = Path(__file__).parent
 VERSION = "v1"
@@ -42,14 +44,14 @@ async def main() -> None:
         async with env, ticket_worker(env.client, "record", Store.at(Path(tmp) / "l.db")):
             client = env.client
             # 1. Handled in time, closed.
-            met = await open_ticket(client, "record", policy)
+            met = await open_ticket(client, "record", policy, revision=0)
             await env.sleep(timedelta(minutes=5))
             await met.execute_update(TicketWorkflow.respond, Respond(agent_id="alice"))
             await met.execute_update(TicketWorkflow.resolve, Resolve(agent_id="alice"))
             await met.execute_update(TicketWorkflow.close, Close())
             await met.result()
             # 2. Breached twice, escalated, then worked through every action.
-            busy = await open_ticket(client, "record", policy, priority=Priority.P2)
+            busy = await open_ticket(client, "record", policy, priority=Priority.P2, revision=0)
             await env.sleep(timedelta(minutes=70))
             await busy.signal(TicketWorkflow.comment_signal, Comment(author="bob", body="hi"))
             await busy.execute_update(TicketWorkflow.respond, Respond(agent_id="alice"))
@@ -130,7 +132,9 @@ async def record_business_hours() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         async with env, ticket_worker(env.client, "record", Store.at(Path(tmp) / "l.db")):
             policy = policy_snapshot(config, opened)
-            handle = await open_ticket(env.client, "record", policy, Priority.P2, opened)
+            handle = await open_ticket(
+                env.client, "record", policy, Priority.P2, opened, revision=0
+            )
             now = await env.get_current_time()
             await env.sleep(datetime(2027, 5, 18, 7, 0, tzinfo=UTC) - now)
             await handle.execute_update(TicketWorkflow.pause, Pause(reason="need logs"))
@@ -180,7 +184,7 @@ async def record_v3() -> None:
         async with env, worker:
             now = await env.get_current_time()
             policy = policy_snapshot(config, now, "acme")
-            handle = await open_ticket(env.client, "record", policy, Priority.P1)
+            handle = await open_ticket(env.client, "record", policy, Priority.P1, revision=0)
             await env.sleep(timedelta(minutes=20))
             await handle.execute_update(TicketWorkflow.respond, Respond(agent_id="alice"))
             await handle.execute_update(TicketWorkflow.resolve, Resolve(agent_id="alice"))
@@ -234,7 +238,7 @@ async def record_v4() -> None:
                 priority=Priority.P1,
                 policy=policy_snapshot(config, now, "acme"),
                 opened_at=now,
-                revision=REVISION,
+                revision=1,  # frozen: this file stands for revision 1
             )
             handle = await env.client.start_workflow(
                 TicketWorkflow.run,

@@ -220,7 +220,6 @@ const Board = (() => {
   }
 
   return {
-    config, params, api, ApiFailure, h, duration, time, viewerZone,
-    loadWarnAt, clockView, tickAll, poll, onKey: (f) => keyListeners.push(f),
+    config, params, api, h, duration, time, viewerZone, loadWarnAt, clockView, tickAll, poll,
   };
 })();
