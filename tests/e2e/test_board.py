@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
 import tempfile
 import uuid
@@ -246,6 +247,12 @@ async def test_ticket_page_responds_and_shows_the_reason_of_a_refused_action(
     await expect(page.locator("#temporal-link")).to_have_attribute(
         "href", f"http://ui.example:8233/namespaces/default/workflows/ticket-{tid}"
     )
+    # A crafted link cannot turn the Temporal link into script on the board's origin.
+    await page.goto(f"{board.url}/board/tickets/{tid}?temporal_ui=javascript:alert(1)//")
+    await expect(page.locator("#temporal-link")).to_have_attribute(
+        "href", re.compile(r"^http://127\.0\.0\.1:\d+/namespaces/default/workflows/ticket-")
+    )
+    await page.goto(f"{board.url}/board/tickets/{tid}?temporal_ui=http://ui.example:8233")
     clocks = page.locator("#clocks")
     # Due times in the viewer's zone (New York) and in the calendar's (UTC).
     await expect(clocks).to_contain_text("due (your time)")

@@ -5,7 +5,11 @@
   const { api, h, clockView, time, viewerZone, config, params } = Board;
   const id = config.ticket_id;
   const path = `/tickets/${encodeURIComponent(id)}`;
-  const uiBase = (params.get("temporal_ui") || config.temporal_ui).replace(/\/+$/, "");
+  // Only an http(s) address: a `javascript:` one in a crafted link would run on this origin,
+  // where the API key is kept.
+  const asked = params.get("temporal_ui");
+  const ui = asked && /^https?:\/\//i.test(asked) ? asked : config.temporal_ui;
+  const uiBase = ui.replace(/\/+$/, "");
   document.getElementById("temporal-link").href =
     `${uiBase}/namespaces/${encodeURIComponent(config.namespace)}/workflows/ticket-${encodeURIComponent(id)}`;
 
