@@ -32,16 +32,7 @@ WORKFLOWS = [
 
 def ticket_activities(store: Store) -> list[Callable[..., Any]]:
     """Every activity a ticket calls, bound to its dependencies."""
-    sla = SlaActivities(store)
-    return [
-        sla.escalate,
-        sla.send_warning,
-        sla.record_penalty,
-        sla.record_reward,
-        sla.record_ticket,
-        sla.record_changes,
-        extend_calendar,
-    ]
+    return [SlaActivities(store).record_changes, extend_calendar]
 
 
 def tuning(settings: Settings) -> dict[str, Any]:

@@ -1,5 +1,4 @@
-"""Every side effect of a ticket: notifications and ledger writes, each idempotent by key."""
+"""Every side effect of a ticket and of the contract: store records, deliveries, archiving.
 
-from activities.names import ESCALATE, RECORD_PENALTY, SEND_WARNING
-
-__all__ = ["ESCALATE", "RECORD_PENALTY", "SEND_WARNING"]
+Each activity's Temporal name is written once, at its `@activity.defn`; workflows call them by
+reference (workflows/retries.py has their retry policies)."""

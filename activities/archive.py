@@ -12,11 +12,9 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from activities.names import ARCHIVE_TICKET, START_ARCHIVING
-from sla.schedules import ArchiveRequest
+from sla.schedules import ARCHIVE_WORKFLOW, ArchiveRequest
 from store.archive import ArchiveStore
 from store.history import decoded_events, fetch_histories
-from workflows.archive import ARCHIVE_WORKFLOW
 
 log = logging.getLogger("slaflow.activities")
 
@@ -36,7 +34,7 @@ class ArchiveActivities:
         self._client = client
         self._archive = archive
 
-    @activity.defn(name=START_ARCHIVING)
+    @activity.defn(name="start_archiving")
     async def start_archiving(self, request: ArchiveRequest) -> None:
         """Idempotent: a retry finds the archiving workflow already started."""
         await self._client.start_workflow(
@@ -47,7 +45,7 @@ class ArchiveActivities:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
 
-    @activity.defn(name=ARCHIVE_TICKET)
+    @activity.defn(name="archive_ticket")
     async def archive_ticket(self, request: ArchiveRequest) -> str:
         handle = self._client.get_workflow_handle(request.workflow_id)
         described = await handle.describe()

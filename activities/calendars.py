@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from activities.names import EXTEND_CALENDAR
 from config.resolve import extended
 from sla.calendar import Calendar, CalendarExtension
 
 
-@activity.defn(name=EXTEND_CALENDAR)
+@activity.defn(name="extend_calendar")
 def extend_calendar(request: CalendarExtension) -> Calendar:
     """Reads the holiday and time-zone tables of today's libraries: only ever as an activity."""
     return extended(request.calendar, request.around)

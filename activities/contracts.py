@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 import httpx
 from temporalio import activity
 
-from activities.names import CLOSE_MONTH, PROBE_AVAILABILITY
 from sla.notifications import Delivery, Event, event_id
 from sla.policy import SlaConfig
 from sla.schedules import ClosedMonth, CloseMonth, ProbeCheck, ProbeOutcome
@@ -24,7 +23,7 @@ class ContractActivities:
         self._store = store
         self._config = config
 
-    @activity.defn(name=PROBE_AVAILABILITY)
+    @activity.defn(name="probe_availability")
     async def probe_availability(self, check: ProbeCheck) -> ProbeOutcome:
         try:
             async with httpx.AsyncClient(timeout=check.timeout_seconds) as http:
@@ -41,7 +40,7 @@ class ContractActivities:
             log.info(f"incident_{happened}", extra={"fields": fields})
         return ProbeOutcome(ok=ok, detail=detail, happened=happened, incident_id=incident_id)
 
-    @activity.defn(name=CLOSE_MONTH)
+    @activity.defn(name="close_month")
     async def close_month(self, request: CloseMonth) -> ClosedMonth:
         """Freeze each contracted customer's statement for the month, once."""
         assert request.month is not None

@@ -17,7 +17,6 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 import telemetry
-from activities.names import DELIVER
 from sla.notifications import (
     MAILTO,
     WEBHOOK,
@@ -83,7 +82,7 @@ class Notifier:
         _log(delivery, result, time.monotonic() - started)
         return result
 
-    @activity.defn(name=DELIVER)
+    @activity.defn(name="deliver")
     async def deliver(self, delivery: Delivery) -> DeliveryResult:
         """Raises a retryable `DeliveryFailed` on a non-2xx answer, a timeout or a failed send;
         a non-retryable `DeliveryRejected` when attempt 5 or later is answered with a 4xx other

@@ -1,4 +1,4 @@
-"""SLA activities: escalate, warn, record penalties, rewards and outcomes, each once by key."""
+"""Record a ticket's changes: its effects (each once by key) and its outcome, in the store."""
 
 from __future__ import annotations
 
@@ -8,16 +8,8 @@ import logging
 from temporalio import activity
 
 import telemetry
-from activities.names import (
-    ESCALATE,
-    RECORD_CHANGES,
-    RECORD_PENALTY,
-    RECORD_REWARD,
-    RECORD_TICKET,
-    SEND_WARNING,
-)
-from sla.effects import Effect, EffectKind
-from sla.outcome import TicketChanges, TicketOutcome
+from sla.effects import RECORDED, Effect, EffectKind
+from sla.outcome import TicketChanges
 from store import Store
 
 log = logging.getLogger("slaflow.activities")
@@ -33,15 +25,6 @@ def count(effect: Effect) -> None:
         telemetry.WARNINGS.labels(effect.metric.value).inc()
     if effect.kind in (EffectKind.PENALTY, EffectKind.REWARD) and effect.unit is not None:
         telemetry.CREDITS.labels(effect.kind.value, effect.unit).inc()
-
-
-# What each effect's log line says it did (the message of its structured line).
-ACTION_LOGGED = {
-    EffectKind.ESCALATION: "escalated",
-    EffectKind.WARNING: "warned",
-    EffectKind.PENALTY: "penalty_recorded",
-    EffectKind.REWARD: "reward_recorded",
-}
 
 
 def _log(effect: Effect, first: bool) -> None:
@@ -62,7 +45,7 @@ def _log(effect: Effect, first: bool) -> None:
         "attempt": info.attempt,
         "duplicate": not first,
     }
-    log.info(ACTION_LOGGED[effect.kind], extra={"fields": fields})
+    log.info(RECORDED[effect.kind].logged, extra={"fields": fields})
     if first:
         count(effect)
 
@@ -73,37 +56,11 @@ class SlaActivities:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def _record_once(self, effect: Effect) -> bool:
-        first = await asyncio.to_thread(self._store.record_effect, effect)
-        _log(effect, first)
-        return first
-
-    @activity.defn(name=ESCALATE)
-    async def escalate(self, effect: Effect) -> bool:
-        """Tell the level's audience; webhooks and e-mail hang off this record."""
-        return await self._record_once(effect)
-
-    @activity.defn(name=SEND_WARNING)
-    async def send_warning(self, effect: Effect) -> bool:
-        return await self._record_once(effect)
-
-    @activity.defn(name=RECORD_PENALTY)
-    async def record_penalty(self, effect: Effect) -> bool:
-        """Record the breach and its credit (once: the store's unique key)."""
-        return await self._record_once(effect)
-
-    @activity.defn(name=RECORD_REWARD)
-    async def record_reward(self, effect: Effect) -> bool:
-        return await self._record_once(effect)
-
-    @activity.defn(name=RECORD_CHANGES)
+    @activity.defn(name="record_changes")
     async def record_changes(self, changes: TicketChanges) -> None:
-        """A workflow task's effects and the ticket's outcome, in one store transaction."""
+        """A workflow task's effects and the ticket's outcome, in one store transaction, so
+        reports and statements outlive Temporal's retention. An effect the store does not keep
+        raises InvalidEffect, which the ticket's retry policy does not retry."""
         firsts = await asyncio.to_thread(self._store.record_changes, changes)
         for effect, first in zip(changes.effects, firsts, strict=True):
             _log(effect, first)
-
-    @activity.defn(name=RECORD_TICKET)
-    async def record_ticket(self, outcome: TicketOutcome) -> None:
-        """Keep the ticket's row current, so reports outlive Temporal's retention."""
-        await asyncio.to_thread(self._store.record_ticket, outcome)

@@ -27,7 +27,7 @@ from api.auth import ANONYMOUS, Principal
 from api.errors import ApiError, from_rpc, not_found, refused, temporal_unavailable
 from api.schemas import TicketCreate, TicketSummary
 from config.resolve import policy_snapshot
-from sla.actions import Action
+from sla.actions import Action, ActionRejected, kind_of
 from sla.policy import SlaConfig
 from sla.ticket import OpenTicket, Ticket, TicketState
 from store.archive import ArchiveStore
@@ -155,9 +155,10 @@ class Desk:
             raise temporal_unavailable(f"the ticket could not be read ({exc.message})") from None
 
     @bounded
-    async def act(self, ticket_id: str, update: str, action: Action) -> TicketState:
-        """Run an agent action as a workflow Update; the answer carries the new state."""
+    async def act(self, ticket_id: str, action: Action) -> TicketState:
+        """Run an action as the workflow Update of its kind; the answer carries the new state."""
         handle = self._handle(ticket_id)
+        update = kind_of(action).name
         try:
             state: TicketState = await handle.execute_update(
                 update,
@@ -169,7 +170,7 @@ class Desk:
             return state
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
-            if isinstance(cause, ApplicationError) and cause.type == "ActionRejected":
+            if isinstance(cause, ApplicationError) and cause.type == ActionRejected.__name__:
                 raise refused(cause.message) from None
             raise ApiError(409, f"the action failed: {cause}") from None
         except WorkflowUpdateRPCTimeoutOrCancelledError:

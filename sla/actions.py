@@ -1,6 +1,9 @@
-"""What agents and customers do to a ticket: the payloads of the workflow's Updates and Signals."""
+"""What agents and customers do to a ticket: each action's payload, and the one registry of them."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -61,3 +64,47 @@ class Comment(Action):
 
 class ActionRejected(Exception):
     """The ticket's state does not allow this action; the message says why."""
+
+
+A = TypeVar("A", bound=Action)
+
+
+@dataclass(frozen=True)
+class ActionKind(Generic[A]):
+    """One thing people do to a ticket, declared once: the rules (sla/ticket.py), the workflow's
+    handlers, the API's routes and the access check all read it from `ACTIONS`."""
+
+    # The Update's and the Signal's name in Temporal: saved histories, running tickets and the
+    # stock `temporal workflow update` CLI depend on it, so it never changes.
+    name: str
+    model: type[A]
+    # Where the API takes it: `POST /tickets/{id}{path}` (or PATCH), the body optional when
+    # the action needs nothing from the caller.
+    path: str
+    method: Literal["POST", "PATCH"] = "POST"
+    body_required: bool = True
+    # Who may do it: staff (admin and agent keys) always; a customer key only where this names
+    # the field its customer id is stamped into (a customer speaks for itself, on its own ticket).
+    customer_field: str | None = None
+
+    def empty(self) -> A:
+        """The action a bodiless request stands for."""
+        return self.model()
+
+
+ACTIONS: tuple[ActionKind[Any], ...] = (
+    ActionKind("respond", Respond, "/respond"),
+    ActionKind("resolve", Resolve, "/resolve"),
+    ActionKind("close", Close, "/close", body_required=False),
+    ActionKind("pause", Pause, "/pause"),
+    ActionKind("resume", Resume, "/resume", body_required=False),
+    ActionKind("reopen", Reopen, "/reopen", body_required=False, customer_field="actor"),
+    ActionKind("change", ChangeTicket, "", method="PATCH"),
+    ActionKind("comment", Comment, "/comments", customer_field="author"),
+)
+_KINDS: dict[type[Action], ActionKind[Any]] = {kind.model: kind for kind in ACTIONS}
+
+
+def kind_of(action: A) -> ActionKind[A]:
+    """The registry entry of an action: its Temporal name, route and who may do it."""
+    return _KINDS[type(action)]

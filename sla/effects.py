@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, JsonValue
 
@@ -19,6 +21,27 @@ class EffectKind(StrEnum):
     PENALTY = "penalty"
     REWARD = "reward"
     RESOLVED = "resolved"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """How the store keeps an effect: in which ledger, and the log line that says so."""
+
+    ledger: Literal["credit", "notification"]
+    logged: str
+
+
+# The one table of recorded effects; a `resolved` effect is only announced, never recorded.
+RECORDED: dict[EffectKind, Recorded] = {
+    EffectKind.ESCALATION: Recorded("notification", "escalated"),
+    EffectKind.WARNING: Recorded("notification", "warned"),
+    EffectKind.PENALTY: Recorded("credit", "penalty_recorded"),
+    EffectKind.REWARD: Recorded("credit", "reward_recorded"),
+}
+
+
+class InvalidEffect(ValueError):
+    """An effect the store does not keep: a caller's bug, so its activity is never retried."""
 
 
 class Effect(BaseModel):

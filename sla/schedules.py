@@ -8,6 +8,9 @@ from pydantic import BaseModel
 
 from sla.notifications import Delivery
 
+# The archiving workflow's type: started by name by the ticket's `start_archiving` activity.
+ARCHIVE_WORKFLOW = "ArchiveTicket"
+
 
 class ProbeCheck(BaseModel):
     url: str

@@ -66,9 +66,9 @@ class OpenTicket(BaseModel):
     opened_at: datetime | None = None
     # The state carried over by continue-as-new.
     carried: TicketState | None = None
-    # The TicketWorkflow revision it runs under (workflows/ticket.py REVISION); absent from
-    # tickets started before revisions, which keep their patch markers.
-    revision: int = Field(default=0, ge=0)
+    # The TicketWorkflow revision it runs under for life (workflows/ticket.py REVISION,
+    # docs/versioning.md); a starter that names none gets the first.
+    revision: int = Field(default=1, ge=1)
 
 
 class TicketState(BaseModel):

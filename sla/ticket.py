@@ -6,11 +6,15 @@ One class on purpose (about 450 lines): the whole state machine of a ticket read
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Generic
 
 from pydantic import JsonValue
 
 from sla.actions import (
+    ACTIONS,
+    A,
     Action,
     ActionRejected,
     ChangeTicket,
@@ -281,7 +285,7 @@ class Ticket:
     def check(self, action: Action) -> None:
         if self.seen(action):
             return
-        _CHECKS[type(action)](self, action)
+        _RULES[type(action)].check(self, action)
 
     def apply(self, action: Action, now: datetime) -> list[Effect]:
         """Check and apply an action; a repeated request id is a no-op.
@@ -292,8 +296,9 @@ class Ticket:
         if self.seen(action):
             return []
         due = self.on_time(now)
-        _CHECKS[type(action)](self, action)
-        effects = _APPLY[type(action)](self, action, now)
+        rule = _RULES[type(action)]
+        rule.check(self, action)
+        effects = rule.apply(self, action, now)
         self.outbox += effects
         self._remember(action, now)
         return due + effects
@@ -470,23 +475,34 @@ class Ticket:
         )
 
 
-_CHECKS: dict[type[Action], Callable[[Ticket, Action], None]] = {
-    Respond: Ticket._check_respond,  # type: ignore[dict-item]
-    Resolve: Ticket._check_resolve,  # type: ignore[dict-item]
-    Close: Ticket._check_close,  # type: ignore[dict-item]
-    Pause: Ticket._check_pause,  # type: ignore[dict-item]
-    Resume: Ticket._check_resume,  # type: ignore[dict-item]
-    Reopen: Ticket._check_reopen,  # type: ignore[dict-item]
-    ChangeTicket: Ticket._check_change,  # type: ignore[dict-item]
-    Comment: Ticket._check_comment,  # type: ignore[dict-item]
-}
-_APPLY: dict[type[Action], Callable[[Ticket, Action, datetime], list[Effect]]] = {
-    Respond: Ticket._respond,  # type: ignore[dict-item]
-    Resolve: Ticket._resolve,  # type: ignore[dict-item]
-    Close: Ticket._close_action,  # type: ignore[dict-item]
-    Pause: Ticket._pause,  # type: ignore[dict-item]
-    Resume: Ticket._resume,  # type: ignore[dict-item]
-    Reopen: Ticket._reopen,  # type: ignore[dict-item]
-    ChangeTicket: Ticket._change,  # type: ignore[dict-item]
-    Comment: Ticket._comment,  # type: ignore[dict-item]
-}
+@dataclass(frozen=True)
+class _Rule(Generic[A]):
+    """What an action may do (`check` raises ActionRejected) and what it does."""
+
+    check: Callable[[Ticket, A], None]
+    apply: Callable[[Ticket, A, datetime], list[Effect]]
+
+
+def _rule(
+    model: type[A],
+    check: Callable[[Ticket, A], None],
+    apply: Callable[[Ticket, A, datetime], list[Effect]],
+) -> tuple[type[Action], _Rule[Any]]:
+    """Typed per action: a check or apply written for another action's model does not pass mypy."""
+    return model, _Rule(check, apply)
+
+
+_RULES: dict[type[Action], _Rule[Any]] = dict(
+    (
+        _rule(Respond, Ticket._check_respond, Ticket._respond),
+        _rule(Resolve, Ticket._check_resolve, Ticket._resolve),
+        _rule(Close, Ticket._check_close, Ticket._close_action),
+        _rule(Pause, Ticket._check_pause, Ticket._pause),
+        _rule(Resume, Ticket._check_resume, Ticket._resume),
+        _rule(Reopen, Ticket._check_reopen, Ticket._reopen),
+        _rule(ChangeTicket, Ticket._check_change, Ticket._change),
+        _rule(Comment, Ticket._check_comment, Ticket._comment),
+    )
+)
+# Every action in the registry has its rules, and nothing else does.
+assert set(_RULES) == {kind.model for kind in ACTIONS}, "sla.actions.ACTIONS and _RULES differ"

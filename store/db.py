@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sla.availability import Incident
-from sla.effects import Effect, EffectKind
+from sla.effects import RECORDED, Effect, InvalidEffect
 from sla.outcome import TicketChanges, TicketOutcome
 from store.models import (
     CreditRow,
@@ -83,11 +83,12 @@ class _Writes:
 
     def effect(self, effect: Effect) -> tuple[Any, dict[str, Any]]:
         """Escalations and warnings are notifications; penalties and rewards are credits."""
-        if effect.kind in (EffectKind.PENALTY, EffectKind.REWARD):
+        recorded = RECORDED.get(effect.kind)
+        if recorded is None:
+            raise InvalidEffect(f"{effect.kind.value} effects are not recorded in the store")
+        if recorded.ledger == "credit":
             return self.credit, _credit(effect)
-        if effect.kind in (EffectKind.ESCALATION, EffectKind.WARNING):
-            return self.notification, _notification(effect)
-        raise ValueError(f"{effect.kind.value} effects are not recorded in the store")
+        return self.notification, _notification(effect)
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.names import ARCHIVE_TICKET
-    from sla.schedules import ArchiveRequest
-
-ARCHIVE_WORKFLOW = "ArchiveTicket"
+    from activities.archive import ArchiveActivities
+    from sla.schedules import ARCHIVE_WORKFLOW, ArchiveRequest
+    from workflows import retries
 
 
 @workflow.defn(name=ARCHIVE_WORKFLOW)
 class ArchiveTicketWorkflow:
     @workflow.run
     async def run(self, request: ArchiveRequest) -> str:
-        path: str = await workflow.execute_activity(
-            ARCHIVE_TICKET,
+        return await workflow.execute_activity_method(
+            ArchiveActivities.archive_ticket,
             request,
-            result_type=str,
-            start_to_close_timeout=timedelta(minutes=2),
-            # Retries until the ticket has completed and the archive is written.
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(milliseconds=500),
-                maximum_interval=timedelta(minutes=1),
-            ),
+            start_to_close_timeout=retries.ARCHIVE_TIMEOUT,
+            retry_policy=retries.ARCHIVE,
         )
-        return path

@@ -6,12 +6,12 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.names import CLOSE_MONTH, DELIVER, PROBE_AVAILABILITY
-    from sla.notifications import DeliveryResult
+    from activities.contracts import ContractActivities
+    from activities.notify import Notifier
     from sla.schedules import ClosedMonth, CloseMonth, ProbeCheck, ProbeOutcome, previous_month
+    from workflows import retries
 
 
 @workflow.defn(name="AvailabilityProbe")
@@ -20,15 +20,12 @@ class AvailabilityProbeWorkflow:
 
     @workflow.run
     async def run(self, check: ProbeCheck) -> ProbeOutcome:
-        outcome: ProbeOutcome = await workflow.execute_activity(
-            PROBE_AVAILABILITY,
+        return await workflow.execute_activity_method(
+            ContractActivities.probe_availability,
             check,
-            result_type=ProbeOutcome,
-            start_to_close_timeout=timedelta(seconds=check.timeout_seconds + 10),
-            # A failed check is an answer, not an error: the next run is the retry.
-            retry_policy=RetryPolicy(maximum_attempts=3),
+            start_to_close_timeout=timedelta(seconds=check.timeout_seconds) + retries.PROBE_SLACK,
+            retry_policy=retries.PROBE,
         )
-        return outcome
 
 
 @workflow.defn(name="MonthlyStatements")
@@ -38,25 +35,20 @@ class MonthlyStatementsWorkflow:
     @workflow.run
     async def run(self, request: CloseMonth) -> ClosedMonth:
         month = request.month or previous_month(workflow.now())
-        closed: ClosedMonth = await workflow.execute_activity(
-            CLOSE_MONTH,
+        closed = await workflow.execute_activity_method(
+            ContractActivities.close_month,
             CloseMonth(month=month),
-            result_type=ClosedMonth,
-            start_to_close_timeout=timedelta(minutes=10),
-            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=10)),
+            start_to_close_timeout=retries.CLOSE_MONTH_TIMEOUT,
+            retry_policy=retries.CLOSE_MONTH,
         )
         # Each statement event to each target, retried until delivered (or rejected).
         await asyncio.gather(
             *(
-                workflow.execute_activity(
-                    DELIVER,
+                workflow.execute_activity_method(
+                    Notifier.deliver,
                     delivery,
-                    result_type=DeliveryResult,
-                    start_to_close_timeout=timedelta(seconds=20),
-                    retry_policy=RetryPolicy(
-                        initial_interval=timedelta(seconds=2),
-                        maximum_interval=timedelta(minutes=10),
-                    ),
+                    start_to_close_timeout=retries.DELIVERY_TIMEOUT,
+                    retry_policy=retries.DELIVERY,
                 )
                 for delivery in closed.deliveries
             ),

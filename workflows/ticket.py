@@ -4,43 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.names import (
-        DELIVER,
-        ESCALATE,
-        EXTEND_CALENDAR,
-        RECORD_CHANGES,
-        RECORD_PENALTY,
-        RECORD_REWARD,
-        RECORD_TICKET,
-        SEND_WARNING,
-        START_ARCHIVING,
-    )
-    from sla.actions import (
-        Action,
-        ActionRejected,
-        ChangeTicket,
-        Close,
-        Comment,
-        Pause,
-        Reopen,
-        Resolve,
-        Respond,
-        Resume,
-    )
-    from sla.calendar import Calendar, CalendarExtension
-    from sla.effects import Effect, EffectKind, events_for
-    from sla.notifications import Delivery, DeliveryResult
+    from activities.archive import ArchiveActivities
+    from activities.calendars import extend_calendar
+    from activities.notify import Notifier
+    from activities.sla import SlaActivities
+    from sla.actions import ACTIONS, Action, ActionKind, ActionRejected
+    from sla.calendar import CalendarExtension
+    from sla.effects import RECORDED, Effect, events_for
+    from sla.notifications import Delivery
     from sla.outcome import TicketChanges, TicketOutcome, outcome_of
     from sla.schedules import ArchiveRequest
     from sla.ticket import OpenTicket, Ticket, TicketState
+    from workflows import retries
     from workflows.search_attributes import (
         TICKET_STATUS,
         IndexValues,
@@ -49,44 +32,22 @@ with workflow.unsafe.imports_passed_through():
         indexed_at_start,
     )
 
-ACTIVITY_FOR_EFFECT = {
-    EffectKind.ESCALATION: ESCALATE,
-    EffectKind.WARNING: SEND_WARNING,
-    EffectKind.PENALTY: RECORD_PENALTY,
-    EffectKind.REWARD: RECORD_REWARD,
-}
-# Side effects must happen, so they retry until they do; the ledger key keeps them single.
-EFFECT_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=["InvalidEffect"],
-)
-EFFECT_TIMEOUT = timedelta(seconds=30)
-# Deliveries back off to ten minutes between attempts and never give up on a 5xx or timeout.
-DELIVERY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=10),
-)
-# Above the notifier's own 10 s HTTP timeout; also how soon a killed worker's attempt retries.
-DELIVERY_TIMEOUT = timedelta(seconds=20)
 # A calendar snapshot is extended this long before its horizon (400 days) runs out.
 CALENDAR_MARGIN = timedelta(days=60)
-# Patches: each names a change of commands that tickets started before it must not see.
-# They decide only for revision 0 tickets (started before revisions, below); every later
-# revision has all three changes built in.
-RECORD_OUTCOMES = "record-outcomes-in-store"
-ARCHIVE_ON_CLOSE = "archive-on-close"
-RECORD_LOCALLY = "record-effects-as-local-activities"
 # The revision a new ticket starts under (OpenTicket.revision). The input is in the start
-# event, so a run keeps its revision's commands for life and replays them: a change for new
-# tickets needs no patch, whose marker and TemporalChangeVersion upsert every new ticket
-# would otherwise pay for (docs/benchmarks.md). A continue-as-new starts the current one.
-# Workers must be upgraded before the API starts tickets under a newer revision.
-#   1: no patch calls; visibility seeded from the start's search attributes (no upsert on
-#      the first task); a task's effects and outcome recorded by one local activity.
+# event, so a run keeps its revision's commands for life and replays them: a change of
+# commands for new tickets bumps this and branches on `self._revision`, with no patch marker
+# (docs/versioning.md says which tool serves which change). A continue-as-new starts the
+# current revision. Workers are upgraded before the API starts tickets under a newer one.
 REVISION = 1
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _taking(model: type[Action], returns: type | None, handler: F) -> F:
+    """Give a handler made for one action kind the types the SDK decodes and encodes by."""
+    handler.__annotations__ = {"action": model, "return": returns}
+    return handler
 
 
 @workflow.defn(name="TicketWorkflow")
@@ -99,14 +60,25 @@ class TicketWorkflow:
         self._in_flight: list[asyncio.Future[Any]] = []
         self._indexed: IndexValues | None = None
         self._recorded: TicketOutcome | None = None
+        # One Update (validated, answered with the new state) and one Signal (fire and forget,
+        # for producers that cannot wait) per action of the registry, under its Temporal name.
+        for kind in ACTIONS:
+            workflow.set_update_handler(
+                kind.name, self._update_for(kind), validator=self._validator_for(kind)
+            )
+            workflow.set_signal_handler(kind.name, self._signal_for(kind))
 
     @workflow.run
     async def run(self, new: OpenTicket) -> TicketState:
+        if new.revision > REVISION:
+            # Started by a newer API than this worker: fail the task (Temporal retries it)
+            # until an upgraded worker picks the ticket up, rather than run it wrongly.
+            raise RuntimeError(f"ticket revision {new.revision} is newer than {REVISION}")
         # Visibility is kept only where the starter indexed the ticket: the API always does,
         # the time-skipping test server has no custom search attributes to index with.
         started_with = workflow.info().typed_search_attributes
         indexed = started_with.get(TICKET_STATUS) is not None
-        if indexed and self._revision >= 1:
+        if indexed:
             self._indexed = indexed_at_start(started_with)
         while True:
             await self._keep_calendar_ahead()
@@ -136,18 +108,16 @@ class TicketWorkflow:
     async def _start_archiving(self) -> None:
         """An ArchiveTicket workflow, started by a local activity (not as a child, so nothing
         ties it to this run), archives the full history once this run has completed."""
-        if not self._patched(ARCHIVE_ON_CLOSE):
-            return
         info = workflow.info()
-        await workflow.execute_local_activity(
-            START_ARCHIVING,
+        await workflow.execute_local_activity_method(
+            ArchiveActivities.start_archiving,
             ArchiveRequest(
                 ticket_id=self._ticket.state.ticket_id,
                 workflow_id=info.workflow_id,
                 task_queue=info.task_queue,
             ),
-            start_to_close_timeout=EFFECT_TIMEOUT,
-            retry_policy=EFFECT_RETRY,
+            start_to_close_timeout=retries.RECORD_TIMEOUT,
+            retry_policy=retries.RECORD,
             summary="start archiving",
         )
 
@@ -172,40 +142,30 @@ class TicketWorkflow:
         if workflow.now().date() + CALENDAR_MARGIN < calendar.horizon_end:
             return
         fresh = await workflow.execute_local_activity(
-            EXTEND_CALENDAR,
+            extend_calendar,
             CalendarExtension(calendar=calendar, around=workflow.now()),
-            result_type=Calendar,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=EFFECT_RETRY,
+            start_to_close_timeout=retries.RECORD_TIMEOUT,
+            retry_policy=retries.RECORD,
         )
         self._ticket.change_calendar(fresh)
 
-    def _patched(self, patch: str) -> bool:
-        """Revision 0 tickets decide by their patch markers; later revisions have every patch."""
-        return self._revision >= 1 or workflow.patched(patch)
-
     async def _record_changes(self) -> None:
-        """Record what this task changed. Since revision 1, the effects and the outcome go
-        in one local activity (one store transaction): a breach costs one workflow task and
-        one local activity; revision 0 ran one local activity per effect and one more."""
-        if self._revision < 1:
-            self._dispatch_effects()
-            await self._record_outcome()
-            return
+        """Announce this task's effects and record them with the ticket's outcome: one local
+        activity, one store transaction, so a breach costs one workflow task."""
         self._in_flight = [h for h in self._in_flight if not h.done()]
         taken = self._ticket.take_effects()
         self._announce(taken)
-        effects = [e for e in taken if e.kind in ACTIVITY_FOR_EFFECT]
+        effects = [e for e in taken if e.kind in RECORDED]
         outcome = outcome_of(self._ticket.state)
         if not effects and outcome == self._recorded:
             return
         summary = ", ".join(f"{e.kind.value} {e.metric.value} level {e.level}" for e in effects)
         try:
-            await workflow.execute_local_activity(
-                RECORD_CHANGES,
+            await workflow.execute_local_activity_method(
+                SlaActivities.record_changes,
                 TicketChanges(effects=effects, outcome=outcome),
-                start_to_close_timeout=EFFECT_TIMEOUT,
-                retry_policy=EFFECT_RETRY,
+                start_to_close_timeout=retries.RECORD_TIMEOUT,
+                retry_policy=retries.RECORD,
                 summary=f"record {summary}, outcome" if summary else "record outcome",
             )
         except ActivityError as exc:
@@ -226,55 +186,15 @@ class TicketWorkflow:
                     delivery = Delivery(event=event, target=target)
                     self._in_flight.append(asyncio.create_task(self._deliver(delivery)))
 
-    async def _record_outcome(self) -> None:
-        """Revision 0: keep the store's row of this ticket current (a local activity)."""
-        if not workflow.patched(RECORD_OUTCOMES):
-            return
-        outcome = outcome_of(self._ticket.state)
-        if outcome == self._recorded:
-            return
-        await workflow.execute_local_activity(
-            RECORD_TICKET,
-            outcome,
-            start_to_close_timeout=EFFECT_TIMEOUT,
-            retry_policy=EFFECT_RETRY,
-            summary="record outcome",
-        )
-        self._recorded = outcome
-
-    def _dispatch_effects(self) -> None:
-        """Revision 0: record each effect and tell its targets; nothing here is awaited."""
-        self._in_flight = [h for h in self._in_flight if not h.done()]
-        for effect in self._ticket.take_effects():
-            if effect.kind in ACTIVITY_FOR_EFFECT:
-                self._in_flight.append(self._record(effect))
-            self._announce([effect])  # each effect's deliveries after its record, as always
-
-    def _record(self, effect: Effect) -> asyncio.Future[Any]:
-        """Record an effect in the store. Since RECORD_LOCALLY, as a local activity: a quick
-        idempotent write needs no task round trip through the server, so a breach costs one
-        workflow task instead of three (the Monday-morning burst, docs/benchmarks.md)."""
-        locally = workflow.patched(RECORD_LOCALLY)
-        start = workflow.start_local_activity if locally else workflow.start_activity
-        return start(
-            ACTIVITY_FOR_EFFECT[effect.kind],
-            effect,
-            result_type=bool,
-            start_to_close_timeout=EFFECT_TIMEOUT,
-            retry_policy=EFFECT_RETRY,
-            summary=f"{effect.kind.value} {effect.metric.value} level {effect.level}",
-        )
-
     async def _deliver(self, delivery: Delivery) -> None:
         """One activity per (event, target), retried with backoff until it is delivered or the
         receiver rejects it for good; that lands on the ticket's timeline."""
         try:
-            await workflow.execute_activity(
-                DELIVER,
+            await workflow.execute_activity_method(
+                Notifier.deliver,
                 delivery,
-                result_type=DeliveryResult,
-                start_to_close_timeout=DELIVERY_TIMEOUT,
-                retry_policy=DELIVERY_RETRY,
+                start_to_close_timeout=retries.DELIVERY_TIMEOUT,
+                retry_policy=retries.DELIVERY,
                 summary=f"{delivery.event.type} to {delivery.target}",
             )
         except ActivityError as exc:
@@ -290,10 +210,7 @@ class TicketWorkflow:
         self._changed = False
         await workflow.wait_condition(workflow.all_handlers_finished)
         while self._ticket.outbox or self._in_flight:
-            if self._revision >= 1:
-                await self._record_changes()
-            else:
-                self._dispatch_effects()
+            await self._record_changes()
             results = await asyncio.gather(*self._in_flight, return_exceptions=True)
             self._in_flight = []
             for result in results:
@@ -312,124 +229,45 @@ class TicketWorkflow:
 
     # -- messages -------------------------------------------------------------------------
 
-    def _validate(self, action: Action) -> None:
-        try:
-            self._ticket.check(action)
-        except ActionRejected as exc:
-            raise ApplicationError(str(exc), type="ActionRejected", non_retryable=True) from None
+    @workflow.query(name="state")
+    def state(self) -> TicketState:
+        return self._ticket.state
+
+    def _update_for(self, kind: ActionKind[Any]) -> Callable[[Action], TicketState]:
+        def update(action: Action) -> TicketState:
+            return self._act(action)
+
+        return _taking(kind.model, TicketState, update)
+
+    def _validator_for(self, kind: ActionKind[Any]) -> Callable[[Action], None]:
+        def validate(action: Action) -> None:
+            try:
+                self._ticket.check(action)
+            except ActionRejected as exc:
+                raise _rejected(exc) from None
+
+        return _taking(kind.model, None, validate)
+
+    def _signal_for(self, kind: ActionKind[Any]) -> Callable[[Action], None]:
+        def signal(action: Action) -> None:
+            """Signals cannot be refused: one that the state does not allow changes nothing."""
+            try:
+                self._act(action)
+            except ApplicationError as exc:
+                workflow.logger.info("ignored signal %s: %s", kind.name, exc.message)
+
+        return _taking(kind.model, None, signal)
 
     def _act(self, action: Action) -> TicketState:
         try:
             self._ticket.apply(action, workflow.now())
         except ActionRejected as exc:
             # Another update changed the ticket between this one's validation and its turn.
-            raise ApplicationError(str(exc), type="ActionRejected", non_retryable=True) from None
+            raise _rejected(exc) from None
         self._changed = True
         return self._ticket.state
 
-    def _act_quietly(self, action: Action) -> None:
-        """Signals cannot be refused: one that the state does not allow changes nothing."""
-        try:
-            self._act(action)
-        except ApplicationError as exc:
-            workflow.logger.info("ignored signal %s: %s", type(action).__name__, exc.message)
 
-    @workflow.query(name="state")
-    def state(self) -> TicketState:
-        return self._ticket.state
-
-    @workflow.update(name="respond")
-    def respond(self, action: Respond) -> TicketState:
-        return self._act(action)
-
-    @respond.validator
-    def _validate_respond(self, action: Respond) -> None:
-        self._validate(action)
-
-    @workflow.signal(name="respond")
-    def respond_signal(self, action: Respond) -> None:
-        self._act_quietly(action)
-
-    @workflow.update(name="resolve")
-    def resolve(self, action: Resolve) -> TicketState:
-        return self._act(action)
-
-    @resolve.validator
-    def _validate_resolve(self, action: Resolve) -> None:
-        self._validate(action)
-
-    @workflow.signal(name="resolve")
-    def resolve_signal(self, action: Resolve) -> None:
-        self._act_quietly(action)
-
-    @workflow.update(name="close")
-    def close(self, action: Close) -> TicketState:
-        return self._act(action)
-
-    @close.validator
-    def _validate_close(self, action: Close) -> None:
-        self._validate(action)
-
-    @workflow.signal(name="close")
-    def close_signal(self, action: Close) -> None:
-        self._act_quietly(action)
-
-    @workflow.update(name="pause")
-    def pause(self, action: Pause) -> TicketState:
-        return self._act(action)
-
-    @pause.validator
-    def _validate_pause(self, action: Pause) -> None:
-        self._validate(action)
-
-    @workflow.signal(name="pause")
-    def pause_signal(self, action: Pause) -> None:
-        self._act_quietly(action)
-
-    @workflow.update(name="resume")
-    def resume(self, action: Resume) -> TicketState:
-        return self._act(action)
-
-    @resume.validator
-    def _validate_resume(self, action: Resume) -> None:
-        self._validate(action)
-
-    @workflow.signal(name="resume")
-    def resume_signal(self, action: Resume) -> None:
-        self._act_quietly(action)
-
-    @workflow.update(name="reopen")
-    def reopen(self, action: Reopen) -> TicketState:
-        return self._act(action)
-
-    @reopen.validator
-    def _validate_reopen(self, action: Reopen) -> None:
-        self._validate(action)
-
-    @workflow.signal(name="reopen")
-    def reopen_signal(self, action: Reopen) -> None:
-        self._act_quietly(action)
-
-    @workflow.update(name="change")
-    def change(self, action: ChangeTicket) -> TicketState:
-        return self._act(action)
-
-    @change.validator
-    def _validate_change(self, action: ChangeTicket) -> None:
-        self._validate(action)
-
-    @workflow.signal(name="change")
-    def change_signal(self, action: ChangeTicket) -> None:
-        self._act_quietly(action)
-
-    @workflow.update(name="comment")
-    def comment(self, action: Comment) -> TicketState:
-        return self._act(action)
-
-    @comment.validator
-    def _validate_comment(self, action: Comment) -> None:
-        self._validate(action)
-
-    @workflow.signal(name="comment")
-    def comment_signal(self, action: Comment) -> None:
-        self._act_quietly(action)
+def _rejected(exc: ActionRejected) -> ApplicationError:
+    """The failure an Update answers with; the API maps its type to a 409 with the reason."""
+    return ApplicationError(str(exc), type=ActionRejected.__name__, non_retryable=True)

@@ -6,14 +6,15 @@ import asyncio
 import base64
 import binascii
 import hashlib
-from typing import Annotated
+import inspect
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import STAFF, Principal, PrincipalDep, Role
 from api.deps import DeskDep
-from api.desk import workflow_id
+from api.desk import Desk, workflow_id
 from api.errors import ApiError, from_rpc, not_found, temporal_unavailable
 from api.schemas import (
     History,
@@ -24,18 +25,7 @@ from api.schemas import (
     Timeline,
     TimelineEntryOut,
 )
-from sla.actions import (
-    ID_PATTERN,
-    Action,
-    ChangeTicket,
-    Close,
-    Comment,
-    Pause,
-    Reopen,
-    Resolve,
-    Respond,
-    Resume,
-)
+from sla.actions import ACTIONS, ID_PATTERN, Action, ActionKind
 from sla.priorities import Priority
 from sla.ticket import TicketState, TicketStatus
 from store.history import fetch_runs
@@ -137,83 +127,58 @@ async def readable(desk: DeskDep, principal: Principal, ticket_id: str) -> Ticke
     return state
 
 
-async def _act(
-    desk: DeskDep, ticket_id: str, update: str, action: Action, key: str | None
-) -> Ticket:
-    if key is not None and action.request_id is None:
-        action = action.model_copy(update={"request_id": key})
-    return Ticket.of(await desk.act(ticket_id, update, action))
+def _add_action_route(kind: ActionKind[Any]) -> None:
+    """`POST /tickets/{id}/<action>` (or PATCH) for one kind of the registry: its body, the
+    Update it runs and who may do it all come from the kind, so they cannot disagree."""
+
+    async def act(
+        ticket_id: str,
+        desk: Desk,
+        principal: Principal,
+        body: Action | None = None,
+        key: str | None = None,
+    ) -> Ticket:
+        action = body if body is not None else kind.empty()
+        if kind.customer_field is not None and principal.role is Role.CUSTOMER:
+            await readable(desk, principal, ticket_id)
+            # A customer speaks for itself: its own id, whatever the body said.
+            action = action.model_copy(update={kind.customer_field: principal.customer_id})
+        if key is not None and action.request_id is None:
+            action = action.model_copy(update={"request_id": key})
+        return Ticket.of(await desk.act(ticket_id, action))
+
+    def param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> Any:
+        return inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+        )
+
+    body = (
+        param("body", kind.model) if kind.body_required else param("body", kind.model | None, None)
+    )
+    # FastAPI reads the parameters' types from the signature: the kind's own model is the body.
+    act.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            param("ticket_id", TicketIdPath),
+            param("desk", DeskDep),
+            param("principal", PrincipalDep),
+            body,
+            param("key", IdempotencyKey, None),
+        ],
+        return_annotation=Ticket,
+    )
+    act.__name__ = kind.name
+    router.add_api_route(
+        "/{ticket_id}" + kind.path,
+        act,
+        methods=[kind.method],
+        name=kind.name,
+        response_model=Ticket,
+        dependencies=[] if kind.customer_field is not None else [STAFF],
+    )
 
 
-@router.post("/{ticket_id}/respond", response_model=Ticket, dependencies=[STAFF])
-async def respond(
-    ticket_id: TicketIdPath, body: Respond, desk: DeskDep, key: IdempotencyKey = None
-) -> Ticket:
-    return await _act(desk, ticket_id, "respond", body, key)
-
-
-@router.post("/{ticket_id}/resolve", response_model=Ticket, dependencies=[STAFF])
-async def resolve(
-    ticket_id: TicketIdPath, body: Resolve, desk: DeskDep, key: IdempotencyKey = None
-) -> Ticket:
-    return await _act(desk, ticket_id, "resolve", body, key)
-
-
-@router.post("/{ticket_id}/close", response_model=Ticket, dependencies=[STAFF])
-async def close(
-    ticket_id: TicketIdPath, desk: DeskDep, body: Close | None = None, key: IdempotencyKey = None
-) -> Ticket:
-    return await _act(desk, ticket_id, "close", body or Close(), key)
-
-
-@router.post("/{ticket_id}/pause", response_model=Ticket, dependencies=[STAFF])
-async def pause(
-    ticket_id: TicketIdPath, body: Pause, desk: DeskDep, key: IdempotencyKey = None
-) -> Ticket:
-    return await _act(desk, ticket_id, "pause", body, key)
-
-
-@router.post("/{ticket_id}/resume", response_model=Ticket, dependencies=[STAFF])
-async def resume(
-    ticket_id: TicketIdPath, desk: DeskDep, body: Resume | None = None, key: IdempotencyKey = None
-) -> Ticket:
-    return await _act(desk, ticket_id, "resume", body or Resume(), key)
-
-
-@router.post("/{ticket_id}/reopen", response_model=Ticket)
-async def reopen(
-    ticket_id: TicketIdPath,
-    desk: DeskDep,
-    principal: PrincipalDep,
-    body: Reopen | None = None,
-    key: IdempotencyKey = None,
-) -> Ticket:
-    action = body or Reopen()
-    if principal.role is Role.CUSTOMER:
-        await readable(desk, principal, ticket_id)
-        action = action.model_copy(update={"actor": principal.customer_id})
-    return await _act(desk, ticket_id, "reopen", action, key)
-
-
-@router.patch("/{ticket_id}", response_model=Ticket, dependencies=[STAFF])
-async def change(
-    ticket_id: TicketIdPath, body: ChangeTicket, desk: DeskDep, key: IdempotencyKey = None
-) -> Ticket:
-    return await _act(desk, ticket_id, "change", body, key)
-
-
-@router.post("/{ticket_id}/comments", response_model=Ticket)
-async def comment(
-    ticket_id: TicketIdPath,
-    body: Comment,
-    desk: DeskDep,
-    principal: PrincipalDep,
-    key: IdempotencyKey = None,
-) -> Ticket:
-    if principal.role is Role.CUSTOMER:
-        await readable(desk, principal, ticket_id)
-        body = body.model_copy(update={"author": principal.customer_id})  # speaks for itself
-    return await _act(desk, ticket_id, "comment", body, key)
+for _kind in ACTIONS:
+    _add_action_route(_kind)
 
 
 @router.get("/{ticket_id}/timeline", response_model=Timeline)

@@ -13,12 +13,13 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.sla import SlaActivities
 from sla.clock import Metric
-from sla.effects import Effect, EffectKind
+from sla.effects import Effect, EffectKind, InvalidEffect
 from sla.outcome import TicketChanges, outcome_of
 from sla.priorities import Priority
 from store import Store
 from telemetry import StructuredFormatter
 from tests.sla.helpers import open_ticket
+from workflows import retries
 
 AT = datetime(2026, 11, 27, 9, 15, tzinfo=UTC)
 
@@ -43,21 +44,24 @@ def store(tmp_path: Path) -> Store:
     return Store.at(tmp_path / "store.sqlite3")
 
 
+def changes(*effects: Effect) -> TicketChanges:
+    return TicketChanges(effects=list(effects), outcome=outcome_of(open_ticket().state))
+
+
+async def record(store: Store, *effects: Effect) -> None:
+    await ActivityEnvironment().run(SlaActivities(store).record_changes, changes(*effects))
+
+
 async def test_a_retried_penalty_is_recorded_once(store: Store) -> None:
-    activities = SlaActivities(store)
-    env = ActivityEnvironment()
-    first = await env.run(activities.record_penalty, effect(EffectKind.PENALTY))
-    retry = await env.run(activities.record_penalty, effect(EffectKind.PENALTY))
-    assert (first, retry) == (True, False)
+    await record(store, effect(EffectKind.PENALTY))
+    await record(store, effect(EffectKind.PENALTY))
     [row] = store.events("T-1")
     assert (row["kind"], row["metric"], row["percent"]) == ("penalty", "response", "2")
 
 
 async def test_each_escalation_level_and_cycle_is_its_own_record(store: Store) -> None:
-    activities = SlaActivities(store)
-    env = ActivityEnvironment()
     for level, cycle in [(1, 1), (2, 1), (1, 2), (1, 1)]:
-        await env.run(activities.escalate, effect(EffectKind.ESCALATION, level, cycle))
+        await record(store, effect(EffectKind.ESCALATION, level, cycle))
     keys = [row["key"] for row in store.events("T-1")]
     assert keys == [
         "T-1:escalation:response:c1:l1",
@@ -68,24 +72,19 @@ async def test_each_escalation_level_and_cycle_is_its_own_record(store: Store) -
 
 async def test_the_ledger_outlives_the_process(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
-    await ActivityEnvironment().run(
-        SlaActivities(Store.at(path)).send_warning, effect(EffectKind.WARNING)
-    )
+    await record(Store.at(path), effect(EffectKind.WARNING))
     reopened = Store.at(path)
-    again = await ActivityEnvironment().run(
-        SlaActivities(reopened).send_warning, effect(EffectKind.WARNING)
-    )
-    assert again is False
+    await record(reopened, effect(EffectKind.WARNING))
     assert len(reopened.events()) == 1
 
 
-async def test_each_action_logs_one_structured_line_without_ticket_text(
+async def test_each_effect_logs_one_structured_line_without_ticket_text(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="slaflow.activities")
-    await ActivityEnvironment().run(SlaActivities(store).escalate, effect(EffectKind.ESCALATION, 1))
-    [record] = caplog.records
-    line = json.loads(StructuredFormatter(as_json=True).format(record))
+    await record(store, effect(EffectKind.ESCALATION, 1))
+    [record_line] = caplog.records
+    line = json.loads(StructuredFormatter(as_json=True).format(record_line))
     assert line["message"] == "escalated"
     assert line["workflow_id"] == "test"  # ActivityEnvironment's workflow id
     assert line["ticket_id"] == "T-1"
@@ -94,17 +93,22 @@ async def test_each_action_logs_one_structured_line_without_ticket_text(
     assert "title" not in line and "description" not in line
 
 
+async def test_an_effect_the_store_does_not_keep_fails_without_retry(store: Store) -> None:
+    """A `resolved` effect is only announced; recording one is a bug the retry policy must
+    not retry forever: the activity fails with the type the policy names non-retryable."""
+    with pytest.raises(InvalidEffect):
+        await record(store, effect(EffectKind.RESOLVED))
+    assert InvalidEffect.__name__ in retries.RECORD.non_retryable_error_types
+    assert store.events("T-1") == []
+
+
 async def test_a_tasks_changes_are_recorded_and_logged_once_each(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="slaflow.activities")
-    changes = TicketChanges(
-        effects=[effect(EffectKind.ESCALATION, 1), effect(EffectKind.PENALTY)],
-        outcome=outcome_of(open_ticket().state),
-    )
-    activities = SlaActivities(store)
-    await ActivityEnvironment().run(activities.record_changes, changes)
-    await ActivityEnvironment().run(activities.record_changes, changes)  # a retry
+    both = (effect(EffectKind.ESCALATION, 1), effect(EffectKind.PENALTY))
+    await record(store, *both)
+    await record(store, *both)  # a retry
     assert sorted(row["kind"] for row in store.events("T-1")) == ["escalation", "penalty"]
     lines = [json.loads(StructuredFormatter(as_json=True).format(r)) for r in caplog.records]
     assert [(line["message"], line["duplicate"]) for line in lines] == [

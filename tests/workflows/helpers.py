@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 
 from activities.archive import ArchiveActivities
 from activities.notify import Notifier
+from sla.actions import Action, kind_of
 from sla.notifications import NotificationsConfig
 from sla.policy import PolicySnapshot
 from sla.priorities import Priority
@@ -111,3 +112,16 @@ async def open_ticket(
 
 async def state_of(handle: WorkflowHandle[TicketWorkflow, TicketState]) -> TicketState:
     return await handle.query(TicketWorkflow.state)
+
+
+async def act(handle: WorkflowHandle[Any, Any], action: Action) -> TicketState:
+    """The action as the Update of its kind (its Temporal name from the registry)."""
+    state: TicketState = await handle.execute_update(
+        kind_of(action).name, action, result_type=TicketState
+    )
+    return state
+
+
+async def signal(handle: WorkflowHandle[Any, Any], action: Action) -> None:
+    """The action as the Signal of its kind: not answered, and not refused."""
+    await handle.signal(kind_of(action).name, action)

@@ -16,8 +16,7 @@ from sla.clock import ClockState
 from sla.notifications import NotificationsConfig
 from sla.policy import PolicySnapshot
 from store import Store
-from tests.workflows.helpers import open_ticket, state_of, ticket_worker
-from workflows.ticket import REVISION, TicketWorkflow
+from tests.workflows.helpers import act, open_ticket, state_of, ticket_worker
 
 
 def _receiver(status: int) -> Iterator[tuple[str, list[str]]]:
@@ -76,14 +75,12 @@ async def test_a_rejected_delivery_stops_after_five_attempts_and_shows_on_the_ti
     assert seen == ["breach"] * 5
 
 
-@pytest.mark.parametrize("revision", [0, REVISION])
 async def test_every_event_of_a_breached_and_resolved_ticket_is_delivered_once(
     time_env: WorkflowEnvironment,
     task_queue: str,
     standard_policy: PolicySnapshot,
     tmp_path: Path,
     accepting_receiver: tuple[str, list[str]],
-    revision: int,
 ) -> None:
     url, seen = accepting_receiver
     events = ["warning", "breach", "escalation", "resolved"]  # no credits in the policy
@@ -93,10 +90,10 @@ async def test_every_event_of_a_breached_and_resolved_ticket_is_delivered_once(
     policy = standard_policy.model_copy(update={"routing": notifications.routing()})
     store = Store.at(tmp_path / "store.sqlite3")
     async with ticket_worker(time_env.client, task_queue, store, notifications):
-        handle = await open_ticket(time_env.client, task_queue, policy, revision=revision)
+        handle = await open_ticket(time_env.client, task_queue, policy)
         await time_env.sleep(timedelta(minutes=16))  # P1: warned at 75%, breached at 15 min
-        await handle.execute_update(TicketWorkflow.respond, Respond(agent_id="alice"))
-        await handle.execute_update(TicketWorkflow.resolve, Resolve(agent_id="alice"))
+        await act(handle, Respond(agent_id="alice"))
+        await act(handle, Resolve(agent_id="alice"))
         for _ in range(50):
             if len(seen) >= len(events):
                 break

@@ -1,8 +1,8 @@
-"""Revisions: what a ticket's workflow tasks do, per the revision it started under.
+"""Revisions: what a ticket's workflow tasks cost under the current revision, and how a
+worker treats a ticket started under a revision it does not know (docs/versioning.md).
 
-Revision 1 tickets pay no patch marker and no redundant search-attribute upsert, and record a
-breach's effects and outcome in one local activity; revision 0 tickets (started before
-revisions) keep deciding by their patch markers, so their histories still replay.
+A ticket pays no patch marker and no redundant search-attribute upsert, and records a
+breach's effects and outcome in one local activity.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
+from sla.actions import ACTIONS
 from sla.policy import PolicySnapshot
 from sla.priorities import Priority
 from sla.ticket import OpenTicket, Ticket
@@ -114,22 +116,47 @@ async def test_a_breach_costs_one_task_with_one_local_activity(
     assert row is not None and row.breaches == 1
 
 
-async def test_a_revision_0_ticket_still_decides_by_its_patch_markers(
+async def test_a_ticket_of_a_newer_revision_waits_for_a_worker_that_knows_it(
+    dev_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, tmp_path: Path
+) -> None:
+    """Started by a newer API than this worker: its first task fails (and is retried) rather
+    than run the ticket under commands it was not started for."""
+    new = OpenTicket(
+        ticket_id=f"rev-{uuid.uuid4().hex[:8]}",
+        customer_id="acme",
+        title="From the future",
+        priority=Priority.P2,
+        policy=standard_policy,
+        revision=REVISION + 1,
+    )
+    async with ticket_worker(dev_env.client, task_queue, Store.at(tmp_path / "l.db")):
+        handle = await dev_env.client.start_workflow(
+            TicketWorkflow.run, new, id=f"ticket-{new.ticket_id}", task_queue=task_queue
+        )
+        kinds: list[str] = []
+        for _ in range(100):
+            history = await handle.fetch_history()
+            kinds = [EventType.Name(e.event_type) for e in history.events]
+            if "EVENT_TYPE_WORKFLOW_TASK_FAILED" in kinds:
+                break
+            await asyncio.sleep(0.1)
+        description = await handle.describe()
+        await handle.terminate("test over")
+
+    assert "EVENT_TYPE_WORKFLOW_TASK_FAILED" in kinds
+    assert "EVENT_TYPE_WORKFLOW_TASK_COMPLETED" not in kinds  # no command ran
+    assert description.status is not None and description.status.name == "RUNNING"
+
+
+async def test_every_action_of_the_registry_is_an_update_and_a_signal_by_its_name(
     time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, tmp_path: Path
 ) -> None:
-    store = Store.at(tmp_path / "l.db")
-    async with ticket_worker(time_env.client, task_queue, store):
-        handle = await open_ticket(
-            time_env.client, task_queue, standard_policy, Priority.P1, revision=0
-        )
-        await time_env.sleep(timedelta(minutes=16))
-        state = await state_of(handle)
-        history = await handle.fetch_history()
+    """The names saved histories and the stock CLI use; the Web UI lists them from this."""
+    async with ticket_worker(time_env.client, task_queue, Store.at(tmp_path / "l.db")):
+        handle = await open_ticket(time_env.client, task_queue, standard_policy)
+        metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
 
-    assert state.response.breached_at is not None
-    commands = commands_of(history)
-    assert commands.count("patch") == 2  # record-outcomes-in-store, record-effects-locally
-    assert {"local:escalate", "local:record_penalty", "local:record_ticket"} <= set(commands)
-    assert "local:record_changes" not in commands
-    row = store.ticket(state.ticket_id)
-    assert row is not None and row.breaches == 1
+    names = sorted(kind.name for kind in ACTIONS)
+    assert sorted(u.name for u in metadata.definition.update_definitions) == names
+    assert sorted(s.name for s in metadata.definition.signal_definitions) == names
+    assert "state" in [q.name for q in metadata.definition.query_definitions]

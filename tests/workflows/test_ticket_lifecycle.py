@@ -15,8 +15,7 @@ from sla.policy import EscalationLevel, PolicySnapshot
 from sla.priorities import Priority
 from sla.ticket import TicketStatus
 from store import Store
-from tests.workflows.helpers import open_ticket, state_of, ticket_worker
-from workflows.ticket import TicketWorkflow
+from tests.workflows.helpers import act, open_ticket, signal, state_of, ticket_worker
 
 
 @pytest.fixture
@@ -41,11 +40,11 @@ async def test_pause_stops_the_clocks_and_resume_moves_due_times_by_the_paused_t
         handle = await open_ticket(time_env.client, task_queue, standard_policy)
         opened = await state_of(handle)
         await time_env.sleep(timedelta(minutes=5))
-        paused = await handle.execute_update(TicketWorkflow.pause, Pause(reason="need logs"))
+        paused = await act(handle, Pause(reason="need logs"))
         # Three hours waiting on the customer: far past both P1 targets, yet no breach.
         await time_env.sleep(timedelta(hours=3))
         still = await state_of(handle)
-        resumed = await handle.execute_update(TicketWorkflow.resume, Resume())
+        resumed = await act(handle, Resume())
 
     assert paused.status is TicketStatus.WAITING_ON_CUSTOMER
     assert paused.response.due_at is None and paused.resolution.due_at is None
@@ -64,10 +63,10 @@ async def test_pausing_twice_or_resuming_a_running_ticket_is_refused(
     async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy)
         with pytest.raises(WorkflowUpdateFailedError) as running:
-            await handle.execute_update(TicketWorkflow.resume, Resume())
-        await handle.execute_update(TicketWorkflow.pause, Pause(reason="logs"))
+            await act(handle, Resume())
+        await act(handle, Pause(reason="logs"))
         with pytest.raises(WorkflowUpdateFailedError) as twice:
-            await handle.execute_update(TicketWorkflow.pause, Pause(reason="logs"))
+            await act(handle, Pause(reason="logs"))
 
     assert "not waiting on the customer" in str(running.value.cause)
     assert "already waiting on the customer" in str(twice.value.cause)
@@ -80,12 +79,10 @@ async def test_priority_change_keeps_paused_time_out_of_the_elapsed_time(
     async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy, Priority.P3)
         await time_env.sleep(timedelta(minutes=10))
-        await handle.execute_update(TicketWorkflow.pause, Pause(reason="logs"))
+        await act(handle, Pause(reason="logs"))
         await time_env.sleep(timedelta(hours=2))
-        resumed = await handle.execute_update(TicketWorkflow.resume, Resume())
-        changed = await handle.execute_update(
-            TicketWorkflow.change, ChangeTicket(priority=Priority.P1, actor="lead")
-        )
+        resumed = await act(handle, Resume())
+        changed = await act(handle, ChangeTicket(priority=Priority.P1, actor="lead"))
 
     assert changed.priority is Priority.P1
     assert changed.response.state is ClockState.RUNNING
@@ -105,9 +102,7 @@ async def test_priority_change_past_the_new_target_breaches_at_once_with_a_penal
     async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy, Priority.P3)
         await time_env.sleep(timedelta(minutes=30))
-        changed = await handle.execute_update(
-            TicketWorkflow.change, ChangeTicket(priority=Priority.P1)
-        )
+        changed = await act(handle, ChangeTicket(priority=Priority.P1))
         await time_env.sleep(timedelta(seconds=1))
         state = await state_of(handle)
 
@@ -123,10 +118,10 @@ async def test_reopen_starts_a_new_resolution_cycle_and_keeps_the_old_one(
 ) -> None:
     async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy)
-        await handle.execute_update(TicketWorkflow.respond, Respond(agent_id="a"))
+        await act(handle, Respond(agent_id="a"))
         await time_env.sleep(timedelta(hours=3))  # resolution breached
-        await handle.execute_update(TicketWorkflow.resolve, Resolve(agent_id="a"))
-        reopened = await handle.execute_update(TicketWorkflow.reopen, Reopen(reason="again"))
+        await act(handle, Resolve(agent_id="a"))
+        reopened = await act(handle, Reopen(reason="again"))
         await time_env.sleep(timedelta(hours=1))
         state = await state_of(handle)
 
@@ -146,8 +141,8 @@ async def test_closed_ticket_cannot_be_reopened(
     async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy)
         with pytest.raises(WorkflowUpdateFailedError) as open_one:
-            await handle.execute_update(TicketWorkflow.reopen, Reopen())
-        await handle.execute_update(TicketWorkflow.resolve, Resolve(agent_id="a"))
+            await act(handle, Reopen())
+        await act(handle, Resolve(agent_id="a"))
         # auto_close_after (7 days) closes it by itself.
         final = await handle.result()
 
@@ -165,7 +160,7 @@ async def test_warnings_fire_once_per_fraction_and_cycle(
     async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, policy)
         await time_env.sleep(timedelta(minutes=13))
-        await handle.signal(TicketWorkflow.comment_signal, Comment(author="a", body="nudge"))
+        await signal(handle, Comment(author="a", body="nudge"))
         await time_env.sleep(timedelta(minutes=1))
         state = await state_of(handle)
 
@@ -182,7 +177,7 @@ async def test_every_escalation_level_fires_until_the_clock_is_met(
     async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, chained_policy)
         await time_env.sleep(timedelta(minutes=50))  # response breached at 15, level 2 at 45
-        await handle.execute_update(TicketWorkflow.respond, Respond(agent_id="a"))
+        await act(handle, Respond(agent_id="a"))
         await time_env.sleep(timedelta(hours=5))  # resolution breached at 2 h; all 3 levels
         state = await state_of(handle)
 
@@ -212,12 +207,8 @@ async def test_assignment_and_comments_are_in_state_and_timeline(
 ) -> None:
     async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy)
-        await handle.execute_update(
-            TicketWorkflow.change, ChangeTicket(assignee="bob", actor="lead")
-        )
-        state = await handle.execute_update(
-            TicketWorkflow.comment, Comment(author="bob", body="Checking the logs")
-        )
+        await act(handle, ChangeTicket(assignee="bob", actor="lead"))
+        state = await act(handle, Comment(author="bob", body="Checking the logs"))
 
     assert state.assignee == "bob"
     assert [(c.author, c.body) for c in state.comments] == [("bob", "Checking the logs")]

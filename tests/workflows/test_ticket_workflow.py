@@ -15,8 +15,7 @@ from sla.clock import ClockState
 from sla.policy import PolicySnapshot
 from sla.ticket import TicketStatus
 from store import Store
-from tests.workflows.helpers import open_ticket, state_of, ticket_worker
-from workflows.ticket import TicketWorkflow
+from tests.workflows.helpers import act, open_ticket, signal, state_of, ticket_worker
 
 
 @pytest.fixture
@@ -30,12 +29,12 @@ async def test_ticket_handled_in_time_meets_both_clocks_and_escalates_nothing(
     async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy)
         await time_env.sleep(timedelta(minutes=5))
-        state = await handle.execute_update(TicketWorkflow.respond, Respond(agent_id="alice"))
+        state = await act(handle, Respond(agent_id="alice"))
         assert state.status is TicketStatus.RESPONDED
         assert state.response.state is ClockState.MET
         await time_env.sleep(timedelta(minutes=30))
-        await handle.execute_update(TicketWorkflow.resolve, Resolve(agent_id="alice"))
-        closed = await handle.execute_update(TicketWorkflow.close, Close())
+        await act(handle, Resolve(agent_id="alice"))
+        closed = await act(handle, Close())
         final = await handle.result()
 
     assert closed.status is TicketStatus.CLOSED
@@ -68,10 +67,10 @@ async def test_resolution_deadline_breaches_after_a_timely_response(
 ) -> None:
     async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy)
-        await handle.execute_update(TicketWorkflow.respond, Respond(agent_id="alice"))
+        await act(handle, Respond(agent_id="alice"))
         await time_env.sleep(timedelta(hours=2, minutes=1))
         state = await state_of(handle)
-        late = await handle.execute_update(TicketWorkflow.resolve, Resolve(agent_id="bob"))
+        late = await act(handle, Resolve(agent_id="bob"))
 
     assert state.response.state is ClockState.MET
     assert state.resolution.state is ClockState.BREACHED
@@ -110,12 +109,12 @@ async def test_actions_after_close_are_rejected(
     async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy)
         with pytest.raises(WorkflowUpdateFailedError) as not_yet:
-            await handle.execute_update(TicketWorkflow.close, Close())
-        await handle.execute_update(TicketWorkflow.resolve, Resolve(agent_id="alice"))
-        await handle.execute_update(TicketWorkflow.close, Close())
+            await act(handle, Close())
+        await act(handle, Resolve(agent_id="alice"))
+        await act(handle, Close())
         final = await handle.result()
         with pytest.raises(RPCError):
-            await handle.execute_update(TicketWorkflow.respond, Respond(agent_id="alice"))
+            await act(handle, Respond(agent_id="alice"))
         after = await state_of(handle)
 
     assert "resolve it first" in str(not_yet.value.cause)
@@ -130,13 +129,9 @@ async def test_duplicate_signals_change_the_ticket_once(
     async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy)
         for _ in range(2):
-            await handle.signal(
-                TicketWorkflow.respond_signal, Respond(agent_id="a", request_id="r1")
-            )
-            await handle.signal(
-                TicketWorkflow.comment_signal, Comment(author="a", body="hi", request_id="c1")
-            )
-            await handle.signal(TicketWorkflow.resolve_signal, Resolve(agent_id="a"))
+            await signal(handle, Respond(agent_id="a", request_id="r1"))
+            await signal(handle, Comment(author="a", body="hi", request_id="c1"))
+            await signal(handle, Resolve(agent_id="a"))
         state = await state_of(handle)
 
     assert state.status is TicketStatus.RESOLVED
