@@ -1,4 +1,4 @@
-"""Errors as API.md promises: 404 unknown ticket, 409 refused, 422 bad input, 503 no Temporal."""
+"""Errors as docs/api.md promises: 404 unknown, 409 refused, 422 bad input, 503 no Temporal."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        # FastAPI answers 400 for a body it cannot decode; API.md says invalid input is 422.
+        # FastAPI answers 400 for a body it cannot decode; docs/api.md says invalid input is 422.
         status = 422 if exc.status_code == 400 else exc.status_code
         detail = "the body is not valid UTF-8 JSON" if exc.status_code == 400 else exc.detail
         return JSONResponse({"detail": detail}, status_code=status, headers=exc.headers)

@@ -1,4 +1,4 @@
-"""Request body limit (API.md: 64 KiB), enforced before any JSON is parsed."""
+"""Request body limit (docs/api.md: 64 KiB), enforced before any JSON is parsed."""
 
 from __future__ import annotations
 

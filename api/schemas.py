@@ -1,4 +1,4 @@
-"""The HTTP shapes of API.md: what comes in, and the Ticket that goes out."""
+"""The HTTP shapes of docs/api.md: what comes in, and the Ticket that goes out."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def _utc_iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
-# API.md: times are ISO 8601 with a UTC offset ("+00:00", never a bare "Z" or naive time).
+# docs/api.md: times are ISO 8601 with a UTC offset ("+00:00", never a bare "Z" or naive time).
 Time = Annotated[datetime, PlainSerializer(_utc_iso, return_type=str)]
 TicketId = Annotated[str, Field(pattern=ID_PATTERN, examples=["T-1001"])]
 

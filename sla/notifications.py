@@ -128,7 +128,7 @@ class NotificationsConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _name_unnamed_webhooks(cls, data: Any) -> Any:
-        # API.md's first example lists webhooks without names: they are webhook-1, webhook-2, ...
+        # Webhooks listed without names (docs/webhooks.md) are webhook-1, webhook-2, ...
         if isinstance(data, dict) and isinstance(data.get("webhooks"), list):
             hooks = [
                 {"name": f"webhook-{n}", **hook} if isinstance(hook, dict) else hook

@@ -12,20 +12,8 @@ from typing import Any, Generic
 
 from pydantic import JsonValue
 
-from sla.actions import (
-    ACTIONS,
-    A,
-    Action,
-    ActionRejected,
-    ChangeTicket,
-    Close,
-    Comment,
-    Pause,
-    Reopen,
-    Resolve,
-    Respond,
-    Resume,
-)
+from sla import actions as do
+from sla.actions import ACTIONS, A, Action, ActionRejected
 from sla.calendar import Calendar
 from sla.clock import ClockState, Metric, SlaClock
 from sla.effects import Effect, EffectKind
@@ -303,10 +291,10 @@ class Ticket:
         self._remember(action, now)
         return due + effects
 
-    def _check_respond(self, action: Respond) -> None:
+    def _check_respond(self, action: do.Respond) -> None:
         self._require(_ACTIVE, "respond")
 
-    def _respond(self, action: Respond, now: datetime) -> list[Effect]:
+    def _respond(self, action: do.Respond, now: datetime) -> list[Effect]:
         first = not self.state.response.completed
         self.state.response.complete(now, self.policy.calendar)
         if self.state.status is TicketStatus.OPEN:
@@ -316,10 +304,10 @@ class Ticket:
         self._record(now, "responded", action.agent_id, first_response=first)
         return []
 
-    def _check_resolve(self, action: Resolve) -> None:
+    def _check_resolve(self, action: do.Resolve) -> None:
         self._require(_ACTIVE, "resolve")
 
-    def _resolve(self, action: Resolve, now: datetime) -> list[Effect]:
+    def _resolve(self, action: do.Resolve, now: datetime) -> list[Effect]:
         # Resolving answers the customer, so it also counts as the first response.
         for clock in self.clocks:
             clock.complete(now, self.policy.calendar)
@@ -354,12 +342,12 @@ class Ticket:
         self._record(now, "rewarded", None, amount=str(reward.amount), unit=reward.unit)
         return [self._effect(EffectKind.REWARD, clock, now, amount=reward.amount, unit=reward.unit)]
 
-    def _check_close(self, action: Close) -> None:
+    def _check_close(self, action: do.Close) -> None:
         if self.state.status is TicketStatus.CLOSED:
             raise ActionRejected("cannot close: the ticket is already closed")
         self._require((TicketStatus.RESOLVED,), "close (resolve it first)")
 
-    def _close_action(self, action: Close, now: datetime) -> list[Effect]:
+    def _close_action(self, action: do.Close, now: datetime) -> list[Effect]:
         self._close(now, action.actor, auto=False)
         return []
 
@@ -369,12 +357,12 @@ class Ticket:
         self.state.updated_at = max(self.state.updated_at, at)
         self._record(at, "closed", actor, automatic=auto)
 
-    def _check_pause(self, action: Pause) -> None:
+    def _check_pause(self, action: do.Pause) -> None:
         if self.state.status is TicketStatus.WAITING_ON_CUSTOMER:
             raise ActionRejected("cannot pause: the ticket is already waiting on the customer")
         self._require((TicketStatus.OPEN, TicketStatus.RESPONDED), "pause")
 
-    def _pause(self, action: Pause, now: datetime) -> list[Effect]:
+    def _pause(self, action: do.Pause, now: datetime) -> list[Effect]:
         effects: list[Effect] = []
         for clock in self.clocks:
             if clock.pause(now, self.policy.calendar):
@@ -383,21 +371,21 @@ class Ticket:
         self._record(now, "paused", action.actor, reason=action.reason)
         return effects
 
-    def _check_resume(self, action: Resume) -> None:
+    def _check_resume(self, action: do.Resume) -> None:
         if self.state.status is not TicketStatus.WAITING_ON_CUSTOMER:
             raise ActionRejected(
                 f"cannot resume: the ticket is {self.state.status.value.replace('_', ' ')}, "
                 "not waiting on the customer"
             )
 
-    def _resume(self, action: Resume, now: datetime) -> list[Effect]:
+    def _resume(self, action: do.Resume, now: datetime) -> list[Effect]:
         for clock in self.clocks:
             clock.resume(now, self.policy.calendar)
         self.state.status = self._working_status()
         self._record(now, "resumed", action.actor)
         return []
 
-    def _check_reopen(self, action: Reopen) -> None:
+    def _check_reopen(self, action: do.Reopen) -> None:
         if self.state.status is TicketStatus.CLOSED:
             raise ActionRejected("cannot reopen: the ticket is closed; open a new ticket instead")
         if self.state.status is not TicketStatus.RESOLVED:
@@ -406,7 +394,7 @@ class Ticket:
                 "not resolved"
             )
 
-    def _reopen(self, action: Reopen, now: datetime) -> list[Effect]:
+    def _reopen(self, action: do.Reopen, now: datetime) -> list[Effect]:
         previous = self.state.resolution
         self.state.earlier_resolutions = [*self.state.earlier_resolutions, previous]
         target = self.policy.targets[self.state.priority].resolution
@@ -423,13 +411,13 @@ class Ticket:
         """Where an active ticket stands: responded once the customer had a first response."""
         return TicketStatus.RESPONDED if self.state.response.completed else TicketStatus.OPEN
 
-    def _check_change(self, action: ChangeTicket) -> None:
+    def _check_change(self, action: do.ChangeTicket) -> None:
         if action.priority is None and action.assignee is None:
             raise ActionRejected("nothing to change: give a priority, an assignee or both")
         if self.state.status is TicketStatus.CLOSED:
             raise ActionRejected("cannot change: the ticket is closed")
 
-    def _change(self, action: ChangeTicket, now: datetime) -> list[Effect]:
+    def _change(self, action: do.ChangeTicket, now: datetime) -> list[Effect]:
         effects: list[Effect] = []
         if action.assignee is not None and action.assignee != self.state.assignee:
             self._record(
@@ -455,11 +443,11 @@ class Ticket:
                     effects += self._breached(clock)
         return effects
 
-    def _check_comment(self, action: Comment) -> None:
+    def _check_comment(self, action: do.Comment) -> None:
         if self.state.status is TicketStatus.CLOSED:
             raise ActionRejected("cannot comment: the ticket is closed")
 
-    def _comment(self, action: Comment, now: datetime) -> list[Effect]:
+    def _comment(self, action: do.Comment, now: datetime) -> list[Effect]:
         self.state.comments.append(CommentRecord(at=now, author=action.author, body=action.body))
         self._record(now, "commented", action.author, length=len(action.body))
         return []
@@ -494,14 +482,14 @@ def _rule(
 
 _RULES: dict[type[Action], _Rule[Any]] = dict(
     (
-        _rule(Respond, Ticket._check_respond, Ticket._respond),
-        _rule(Resolve, Ticket._check_resolve, Ticket._resolve),
-        _rule(Close, Ticket._check_close, Ticket._close_action),
-        _rule(Pause, Ticket._check_pause, Ticket._pause),
-        _rule(Resume, Ticket._check_resume, Ticket._resume),
-        _rule(Reopen, Ticket._check_reopen, Ticket._reopen),
-        _rule(ChangeTicket, Ticket._check_change, Ticket._change),
-        _rule(Comment, Ticket._check_comment, Ticket._comment),
+        _rule(do.Respond, Ticket._check_respond, Ticket._respond),
+        _rule(do.Resolve, Ticket._check_resolve, Ticket._resolve),
+        _rule(do.Close, Ticket._check_close, Ticket._close_action),
+        _rule(do.Pause, Ticket._check_pause, Ticket._pause),
+        _rule(do.Resume, Ticket._check_resume, Ticket._resume),
+        _rule(do.Reopen, Ticket._check_reopen, Ticket._reopen),
+        _rule(do.ChangeTicket, Ticket._check_change, Ticket._change),
+        _rule(do.Comment, Ticket._check_comment, Ticket._comment),
     )
 )
 # Every action in the registry has its rules, and nothing else does.

@@ -22,7 +22,7 @@ class TestRequest(BaseModel):
     target: str = Field(pattern=r"^(webhook|mailto):\S{1,320}$")
 
 
-# Admin only once access control lands (API.md "Access"): it makes the server call out.
+# Admin only once access control lands (docs/api.md, "Access"): it makes the server call out.
 @router.post("/test")
 async def send_test(body: TestRequest, request: Request) -> dict[str, Any]:
     notifier: Notifier = request.app.state.notifier
