@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,9 +15,11 @@ from temporalio.testing import WorkflowEnvironment
 from sla.actions import Close, Comment, Resolve, Respond
 from sla.clock import ClockState
 from sla.policy import PolicySnapshot
-from sla.ticket import TicketStatus
+from sla.priorities import Priority
+from sla.ticket import OpenTicket, TicketStatus
 from store import Store
 from tests.workflows.helpers import act, open_ticket, signal, state_of, ticket_worker
+from workflows.ticket import TicketWorkflow
 
 
 @pytest.fixture
@@ -137,3 +141,31 @@ async def test_duplicate_signals_change_the_ticket_once(
     assert state.status is TicketStatus.RESOLVED
     assert [e.kind for e in state.timeline] == ["opened", "responded", "commented", "resolved"]
     assert len(state.comments) == 1
+
+
+async def test_a_signal_sent_before_the_first_task_is_applied(
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, store: Store
+) -> None:
+    """The handlers are registered as the ticket starts: a Signal already waiting in the first
+    workflow task (sent before any worker ran the ticket) is buffered, then applied."""
+    new = OpenTicket(
+        ticket_id=f"early-{uuid.uuid4().hex[:8]}",
+        customer_id="acme",
+        title="Printer on fire",
+        priority=Priority.P2,
+        policy=standard_policy,
+    )
+    handle = await time_env.client.start_workflow(
+        TicketWorkflow.run, new, id=f"ticket-{new.ticket_id}", task_queue=task_queue
+    )
+    try:
+        await signal(handle, Comment(author="bob", body="first!"))
+        async with ticket_worker(time_env.client, task_queue, store):
+            state = await state_of(handle)
+            await handle.terminate("test over")
+    finally:
+        with contextlib.suppress(RPCError):
+            await handle.terminate("test over")
+
+    assert [c.body for c in state.comments] == ["first!"]
+    assert [e.kind for e in state.timeline] == ["opened", "commented"]
