@@ -4,12 +4,19 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
 
 RUN groupadd --system slaflow \
     && useradd --system --gid slaflow --home-dir /app --no-create-home slaflow
 
 WORKDIR /app
+
+# The locked dependencies first, in their own layer: a source change does not reinstall them.
+# requirements/run.txt is what `make run` installs too: every version pinned and hash-checked
+# (pip and setuptools included), with the postgres and s3 extras' packages.
+COPY requirements/run.txt ./requirements/run.txt
+RUN pip install --no-cache-dir --require-hashes -r requirements/run.txt
 
 # Only what the setuptools build needs ([tool.setuptools] in pyproject.toml).
 COPY pyproject.toml README.md ./
@@ -21,10 +28,13 @@ COPY config ./config
 COPY store ./store
 COPY worker.py cli.py cluster.py settings.py telemetry.py ./
 
-# The `postgres` extra brings the PostgreSQL driver (psycopg) for SLAFLOW_DATABASE_URL.
-# /data is created here, owned by the runtime user, so a named volume mounted on it
+# slaflow itself, with nothing beyond the lock: --no-deps, built by the locked setuptools
+# (--no-build-isolation). The `postgres` extra (psycopg, for SLAFLOW_DATABASE_URL) is named for
+# the record; its packages, and the `s3` extra's (boto3, for SLAFLOW_ARCHIVE_URL), came from the
+# lock above. /data is created here, owned by the runtime user, so a named volume mounted on it
 # (SLAFLOW_DATA_DIR=/data in docker-compose.yml) starts out writable by that user.
-RUN pip install --no-cache-dir '.[postgres]' \
+RUN pip install --no-cache-dir --no-deps --no-build-isolation '.[postgres]' \
+    && pip check \
     && rm -rf build *.egg-info \
     && mkdir -p /data \
     && chown slaflow:slaflow /data
