@@ -12,13 +12,15 @@ from sla.priorities import Priority
 # Ids become parts of workflow ids and idempotency keys: keep them to a safe alphabet.
 ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 TEXT_LIMIT = 10_000
+# An action's request id; the API's Idempotency-Key header becomes one, so both share it.
+REQUEST_ID_LIMIT = 255
 
 
 class Action(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Lets a producer retry an action (by Update or Signal) without it taking effect twice.
-    request_id: str | None = Field(default=None, max_length=128)
+    request_id: str | None = Field(default=None, max_length=REQUEST_ID_LIMIT)
 
 
 class Respond(Action):

@@ -25,7 +25,7 @@ from api.schemas import (
     Timeline,
     TimelineEntryOut,
 )
-from sla.actions import ACTIONS, ID_PATTERN, Action, ActionKind
+from sla.actions import ACTIONS, ID_PATTERN, REQUEST_ID_LIMIT, Action, ActionKind
 from sla.priorities import Priority
 from sla.ticket import TicketState, TicketStatus
 from store.history import fetch_runs
@@ -38,7 +38,7 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=255,
+        max_length=REQUEST_ID_LIMIT,
         description="the same key again answers the same ticket or action result",
     ),
 ]
