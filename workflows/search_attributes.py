@@ -1,4 +1,4 @@
-"""The custom search attributes that make tickets findable (API.md, "Temporal")."""
+"""The custom search attributes that make tickets findable (docs/api.md, "Temporal")."""
 
 from __future__ import annotations
 
