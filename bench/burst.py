@@ -14,14 +14,16 @@ import math
 import sqlite3
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from bench.histories import tasks
-from bench.measure import open_product, open_raw
+from bench.measure import metered, open_product, open_raw, ticket_body
 from bench.profile import profiled
 from bench.raw import read_escalations
+from bench.records import Burst, BurstSide, Loop
 from bench.stack import Stack, raw_stack, slaflow_stack
 from bench.stats import Meter, summary
 from sla.calendar import WEEKDAYS
@@ -29,6 +31,7 @@ from sla.calendar import WEEKDAYS
 CONCURRENCY = 50
 STARTUP_SECONDS = 10.0
 POLL = 0.5
+E = TypeVar("E")  # what a side's escalations are read as
 
 
 def burst_config(now: datetime, start: datetime, target_seconds: int) -> str:
@@ -57,7 +60,8 @@ policies:
 """
 
 
-def _escalations(store: Path) -> list[tuple[str, str]]:
+def _store_escalations(store: Path) -> list[tuple[str, str]]:
+    """slaflow: each escalation's due time `at` and its `recorded_at`."""
     with sqlite3.connect(store, timeout=5) as db:
         rows = db.execute("SELECT at, recorded_at FROM notifications WHERE kind = 'escalation'")
         return [(str(at), str(recorded)) for at, recorded in rows]
@@ -67,29 +71,35 @@ def _utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-async def _until(done: Any, deadline: float) -> None:
-    """Polls `done` every half second until it is true or the deadline has passed."""
-    for _ in range(max(1, int((deadline - time.time()) / POLL) + 1)):
-        if await done() or time.time() >= deadline:
-            return
-        await asyncio.sleep(POLL)
-
-
-def _lateness(values: list[float], expected: int, due: float, waited: float) -> dict[str, Any]:
-    """Lateness over every ticket: one not escalated within `waited` seconds counts as later
-    than that (its percentiles show as None, with `censored_after_s`)."""
-    padded = values + [math.inf] * max(expected - len(values), 0)
-    late = summary(padded)
-    for key in ("p50_ms", "p99_ms", "max_ms", "mean_ms"):
-        if late.get(key) == math.inf:
-            late[key] = None
-    return {
-        "tickets": expected,
-        "escalated": len(values),
-        "lateness": {**late, "censored_after_s": round(waited, 1)},
-        "all_escalated_after_s": round(max(values), 2) if len(values) == expected else None,
-        "due_at": datetime.fromtimestamp(due, UTC).isoformat(),
-    }
+async def _collect(
+    stack: Stack, opened: Loop, due: float, until: float,
+    escalations: Callable[[], Awaitable[list[E]]], lateness: Callable[[list[E]], list[float]],
+    sample: str, spy: float | None = None,
+) -> BurstSide:  # fmt: skip
+    """From a second before `due` until every opened ticket escalated, or `until`: the CPU
+    over it, and the lateness of every ticket (one not escalated by then counts as later
+    than the wait: None, with `censored_after_s`). Polls count `escalations()`; `lateness`
+    reads them once, at the end."""
+    await asyncio.sleep(max(due - time.time() - 1, 0))
+    with Meter(stack) as meter, profiled(stack.worker, spy) as sampled:
+        for _ in range(max(1, int((until - time.time()) / POLL) + 1)):
+            if len(await escalations()) >= opened.count or time.time() >= until:
+                break
+            await asyncio.sleep(POLL)
+    late = lateness(await escalations())
+    percentiles = summary(late + [math.inf] * max(opened.count - len(late), 0))
+    percentiles.censored_after_s = round(until - due, 1)
+    return BurstSide(
+        tickets=opened.count,
+        escalated=len(late),
+        lateness=percentiles,
+        all_escalated_after_s=round(max(late), 2) if late and len(late) == opened.count else None,
+        due_at=datetime.fromtimestamp(due, UTC),
+        open=opened,
+        cpu=meter.cpu,
+        history=await tasks(stack.client, sample) if opened.count else [],
+        profile=sampled.profile,
+    )
 
 
 def _raw_lead(count: int, rate: float, max_lead: float) -> float:
@@ -104,62 +114,28 @@ def _raw_seconds(count: int, rate: float, max_lead: float) -> float:
 
 async def raw_burst(
     count: int, rate: float, collect: float, max_lead: float, end_by: float
-) -> dict[str, Any]:
+) -> BurstSide:
     """`count` raw workflows with one deadline; lateness = the activity's start - deadline.
     Over by `end_by` (epoch seconds), waiting at most `collect` s after the deadline."""
     async with raw_stack() as stack:
         deadline = float(math.ceil(time.time() + _raw_lead(count, rate, max_lead)))
         ids = [f"burst-{i}" for i in range(count)]
-        with Meter(stack.pids) as open_cpu:
-            run = await open_raw(
-                stack.client, ids, CONCURRENCY, deadline - time.time() - 3, deadline
-            )
-        opened = len(run.done)
-        path = stack.data_dir / "escalations.txt"
-        await asyncio.sleep(max(deadline - time.time() - 1, 0))
+        cap = deadline - time.time() - 3
+        _, opened = await metered(
+            stack, lambda: open_raw(stack.client, ids, CONCURRENCY, cap, deadline)
+        )
+
+        async def lateness() -> list[float]:  # one per escalated workflow
+            return list(read_escalations(stack.data_dir / "escalations.txt").values())
+
         until = max(min(deadline + collect, end_by), deadline + 20)
-        with Meter(stack.pids) as cpu:
-
-            async def done() -> bool:
-                return len(read_escalations(path)) >= opened
-
-            await _until(done, until)
-        late = list(read_escalations(path).values())
-        return {
-            **_lateness(late, opened, deadline, until - deadline),
-            "history": await tasks(stack.client, "burst-0") if opened else [],
-            "open": run.result(cpu=open_cpu.cores),
-            "cpu": cpu.cores,
-        }
-
-
-async def _product_collect(stack: Stack, opened: int, due: float, until: float) -> dict[str, Any]:
-    store = stack.data_dir / "slaflow.sqlite3"
-    await asyncio.sleep(max(due - time.time() - 1, 0))
-    result: dict[str, Any] = {}
-    with Meter(stack.pids) as cpu, profiled(stack.pids["slaflow"], until - due + 5, result):
-
-        async def done() -> bool:
-            return len(await asyncio.to_thread(_escalations, store)) >= opened
-
-        await _until(done, until)
-    late = [
-        (_utc(recorded) - _utc(at)).total_seconds()
-        for at, recorded in await asyncio.to_thread(_escalations, store)
-    ]
-    history = await tasks(stack.client, "ticket-burst-0") if opened else []
-    return {
-        **_lateness(late, opened, due, until - due),
-        "cpu": cpu.cores,
-        "history": history,
-        **result,
-    }
+        return await _collect(stack, opened, deadline, until, lateness, list, "burst-0")
 
 
 async def bursts(
     count: int, target: int, product_rate: float, raw_rate: float, collect: float,
     seconds: float,
-) -> dict[str, Any]:  # fmt: skip
+) -> Burst:  # fmt: skip
     """Both bursts within about `seconds`. slaflow's tickets are opened first; while they wait
     for T0 (the first whole minute by which both fit), the raw burst runs with as many
     workflows, alone on the machine; then slaflow's tickets breach. A short budget means
@@ -176,20 +152,38 @@ async def bursts(
         config = Path(tmp) / "burst.yaml"
         config.write_text(burst_config(now, start, target), encoding="utf-8")
         async with slaflow_stack(config) as stack:
-            assert stack.http is not None
             ids = [f"burst-{i}" for i in range(count)]
-            cap = min(lead, start.timestamp() - time.time() - raw_seconds - 5)
-            with Meter(stack.pids) as open_cpu:
-                run = await open_product(
-                    stack.http, ids, CONCURRENCY, max(cap, 5.0), priority="P1",
-                    customer="burst-co",
-                )  # fmt: skip
-            opened = len(run.done)  # the raw side gets as many: the same burst
-            raw = await raw_burst(opened, raw_rate, collect, max_lead, end_by=due - 5)
+
+            def p1(i: int) -> dict[str, object]:
+                return ticket_body(ids[i], "P1", "burst-co")
+
+            cap = max(min(lead, start.timestamp() - time.time() - raw_seconds - 5), 5.0)
+            _, opened = await metered(
+                stack,
+                lambda: open_product(
+                    stack.http,
+                    ids,
+                    CONCURRENCY,
+                    cap,
+                    lambda i: ticket_body(ids[i], "P1", "burst-co"),
+                ),
+            )
+            # the raw side gets as many: the same burst
+            raw = await raw_burst(opened.count, raw_rate, collect, max_lead, end_by=due - 5)
             until = max(min(due + collect, end), due + 30)
-            product = await _product_collect(stack, opened, due, until)
-            product["open"] = run.result(cpu=open_cpu.cores)
-            product["calendar_start"] = start.isoformat()
-    return {"count": count, "target_s": target, "concurrency": CONCURRENCY,
-            "max_lead_s": round(max_lead), "collect_s": round(until - due),
-            "raw": raw, "product": product}  # fmt: skip
+            store = stack.data_dir / "slaflow.sqlite3"
+
+            async def escalations() -> list[tuple[str, str]]:
+                return await asyncio.to_thread(_store_escalations, store)
+
+            def lateness(found: list[tuple[str, str]]) -> list[float]:
+                return [(_utc(recorded) - _utc(at)).total_seconds() for at, recorded in found]
+
+            product = await _collect(
+                stack, opened, due, until, escalations, lateness, "ticket-burst-0", until - due + 5
+            )
+            product.calendar_start = start
+    return Burst(
+        count=count, target_s=target, concurrency=CONCURRENCY, max_lead_s=round(max_lead),
+        collect_s=round(until - due), raw=raw, product=product,
+    )  # fmt: skip

@@ -7,50 +7,51 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any
+from collections.abc import Mapping
 
+from temporalio.api.common.v1 import Payloads
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from bench.records import Task
+
 E = EventType
-SILENT = {E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, E.EVENT_TYPE_WORKFLOW_TASK_STARTED}
 
 
-async def tasks(client: Client, workflow_id: str) -> list[dict[str, list[str]]]:
-    """Each workflow task of the history: what woke it (`on`) and what it did (`did`)."""
+async def tasks(client: Client, workflow_id: str) -> list[Task]:
+    """Each workflow task of the history: what woke it (`on`) and what it did (`did`); events
+    after the last completed task come last, with nothing done."""
     try:
         history = await client.get_workflow_handle(workflow_id).fetch_history()
     except RPCError as exc:
-        return [{"on": [f"history unavailable: {exc.message}"], "did": []}]
-    found: list[dict[str, list[str]]] = []
+        return [Task(on=[f"history unavailable: {exc.message}"])]
+    found: list[Task] = []
     waking: list[str] = []
-    doing: list[str] | None = None
-    started = 0.0
+    started = 0
     for event in history.events:
         if event.event_type == E.EVENT_TYPE_WORKFLOW_TASK_STARTED:
             started = event.event_time.ToMilliseconds()
-        if event.event_type in SILENT:
-            continue
-        if event.event_type == E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-            doing = []
-            took = f"{event.event_time.ToMilliseconds() - started:.0f} ms"
-            found.append({"on": waking, "did": doing, "took": [took]})
+        elif event.event_type == E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            took = event.event_time.ToMilliseconds() - started
+            found.append(Task(on=waking, took_ms=took))
             waking = []
-        elif event.event_type in _COMMANDS and doing is not None:
-            doing.append(label(event))
-        else:
+        elif event.event_type in _COMMANDS and found:
+            found[-1].did.append(label(event))
+        elif event.event_type != E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
             waking.append(label(event))
     if waking:
-        found.append({"on": waking, "did": []})
+        found.append(Task(on=waking))
     return found
 
 
 def label(event: HistoryEvent) -> str:
-    kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower()
     if event.event_type == E.EVENT_TYPE_MARKER_RECORDED:
-        return _marker(event)
+        attrs = event.marker_recorded_event_attributes
+        if attrs.marker_name == "core_local_activity":
+            return f"local activity {_activity_type(attrs.details)}"
+        return f"marker {attrs.marker_name}"
     if event.event_type == E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
         keys = event.upsert_workflow_search_attributes_event_attributes.search_attributes
         return f"upsert search attributes ({', '.join(sorted(keys.indexed_fields))})"
@@ -63,43 +64,20 @@ def label(event: HistoryEvent) -> str:
     if event.event_type == E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
         indexed = event.workflow_execution_started_event_attributes.search_attributes
         if indexed.indexed_fields:
-            count = len(indexed.indexed_fields)
-            return f"workflow execution started with {count} search attributes"
+            return (
+                f"workflow execution started with {len(indexed.indexed_fields)} search attributes"
+            )
     if event.event_type == E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
         return f"signal {event.workflow_execution_signaled_event_attributes.signal_name}"
-    return kind.replace("_", " ")
+    return EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower().replace("_", " ")
 
 
-def _marker(event: HistoryEvent) -> str:
-    attrs = event.marker_recorded_event_attributes
-    details = attrs.details
-    if attrs.marker_name == "core_patch":
-        patch = _json(details, "patch-data").get("id", "?")
-        return f"patch marker {patch}"
-    if attrs.marker_name == "core_local_activity":
-        return f"local activity {_json(details, 'data').get('activity_type', '?')}"
-    return f"marker {attrs.marker_name}"
-
-
-def _json(details: Any, key: str) -> dict[str, Any]:
-    with contextlib.suppress(KeyError, IndexError, ValueError, AttributeError):
-        value = json.loads(details[key].payloads[0].data)
-        return value if isinstance(value, dict) else {}
-    return {}
-
-
-def render(found: list[dict[str, list[str]]]) -> str:
-    """'task 1 [3 ms] (on: workflow execution started): timer started; task 2 ...': each task
-    with the time from its start to its completion, what woke it and what it did."""
-    parts = []
-    for number, task in enumerate(found, 1):
-        if not task["did"] and number == len(found):
-            parts.append(f"then: {', '.join(task['on'])}")
-            continue
-        on = f" (on: {', '.join(task['on'])})" if task["on"] else ""
-        took = f" [{task['took'][0]}]" if task.get("took") else ""
-        parts.append(f"task {number}{took}{on}: {', '.join(task['did']) or 'nothing'}")
-    return "; ".join(parts)
+def _activity_type(details: Mapping[str, Payloads]) -> str:
+    with contextlib.suppress(KeyError, IndexError, ValueError):
+        value = json.loads(details["data"].payloads[0].data)
+        if isinstance(value, dict):
+            return str(value.get("activity_type", "?"))
+    return "?"
 
 
 _COMMANDS = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
@@ -13,8 +14,9 @@ from temporalio.service import RPCError
 from bench.http import HttpClient
 from bench.profile import profiled
 from bench.raw import RawTicket, RawTicketInput
-from bench.stack import RAW_TASK_QUEUE, SQLITE_MODES, Stack, raw_stack
-from bench.stats import Meter, Run, closed_loop, summary
+from bench.records import Lists, Loop, Pair, SqliteMode, Visible
+from bench.stack import RAW_TASK_QUEUE, SQLITE_MODES, SlaflowStack, Stack, raw_stack
+from bench.stats import Meter, Op, Run, closed_loop, summary
 
 LIVE_ATTEMPTS = 5  # a read that fails (e.g. times out behind a backlog) is tried again
 FAR = 3600.0  # deadline of tickets that must not breach during a run, in seconds
@@ -45,21 +47,57 @@ async def raw_live(handle: WorkflowHandle[Any, Any]) -> None:
                 raise
 
 
+def _timed(op: Callable[[int], Awaitable[object]]) -> Op:
+    """An op whose whole duration is its one phase, "latency"."""
+
+    async def timed(i: int) -> dict[str, float]:
+        start = time.perf_counter()
+        await op(i)
+        return {"latency": time.perf_counter() - start}
+
+    return timed
+
+
+async def metered(
+    stack: Stack, loop: Callable[[], Awaitable[Run]], spy: float | None = None
+) -> tuple[Run, Loop]:
+    """A loop with the CPU of the stack's processes over it (and py-spy on its worker for at
+    most `spy` seconds)."""
+    with Meter(stack) as meter, profiled(stack.worker, spy) as sampled:
+        run = await loop()
+    return run, run.result(meter.cpu, sampled.profile)
+
+
+async def _pair(
+    raw: tuple[Stack, Callable[[], Awaitable[Run]]],
+    product: tuple[Stack, Callable[[], Awaitable[Run]]],
+    spy: float | None = None,
+    concurrency: int | None = None,
+) -> tuple[Pair, Run, Run]:
+    """The raw loop, then slaflow's right after it, so that both see the same machine."""
+    raw_run, raw_loop = await metered(*raw)
+    product_run, product_loop = await metered(*product, spy)
+    return Pair(raw=raw_loop, product=product_loop, concurrency=concurrency), raw_run, product_run
+
+
 # -- 1. opens -----------------------------------------------------------------------------
 
 
 async def open_product(
-    http: HttpClient, ids: list[str], concurrency: int, cap: float, **body: str
-) -> Run:
-    """POST /tickets, then GET it until it answers: accepted, and live (first task done)."""
+    http: HttpClient, ids: list[str], concurrency: int, cap: float,
+    body: Callable[[int], dict[str, Any]] | None = None, live: Callable[[], None] = lambda: None,
+) -> Run:  # fmt: skip
+    """POST /tickets, then GET it until it answers: accepted, and live (first task done);
+    `body(i)` for ticket i (a P2 of cust-0 by default), `live()` after each live ticket."""
 
     async def op(i: int) -> dict[str, float]:
         start = time.perf_counter()
-        status, answer = await http.post("/tickets", ticket_body(ids[i], **body))
+        status, answer = await http.post("/tickets", body(i) if body else ticket_body(ids[i]))
         accepted = time.perf_counter()
         if status != 201:
             raise RuntimeError(f"POST /tickets answered {status}: {answer[:120]!r}")
         await http_live(http, ids[i])
+        live()
         return {"accept": accepted - start, "live": time.perf_counter() - start}
 
     return await closed_loop(len(ids), concurrency, op, cap)
@@ -86,74 +124,62 @@ async def open_raw(
 
 
 async def opens(
-    raw: Stack, product: Stack, count: int, concurrency: int, cap: float
-) -> dict[str, Any]:
-    """Measurement 1 at one concurrency; returns the result and the ids each side opened."""
+    raw: Stack, product: SlaflowStack, count: int, concurrency: int, cap: float
+) -> tuple[Pair, list[str], list[str]]:
+    """Measurement 1 at one concurrency; the figure and the ids each side opened."""
     raw_ids = [f"raw-c{concurrency}-{i}" for i in range(count)]
     product_ids = [f"t-c{concurrency}-{i}" for i in range(count)]
-    with Meter(raw.pids) as raw_cpu:
-        raw_run = await open_raw(raw.client, raw_ids, concurrency, cap)
-    assert product.http is not None
-    spy: dict[str, Any] = {}
-    with Meter(product.pids) as product_cpu, profiled(product.pids["slaflow"], cap, spy):
-        product_run = await open_product(product.http, product_ids, concurrency, cap)
-    return {
-        "concurrency": concurrency,
-        "raw": raw_run.result(cpu=raw_cpu.cores),
-        "product": product_run.result(cpu=product_cpu.cores, **spy),
-        "raw_ids": [raw_ids[i] for i in sorted(raw_run.done)],
-        "product_ids": [product_ids[i] for i in sorted(product_run.done)],
-    }
+    pair, raw_run, product_run = await _pair(
+        (raw, lambda: open_raw(raw.client, raw_ids, concurrency, cap)),
+        (product, lambda: open_product(product.http, product_ids, concurrency, cap)),
+        spy=cap,
+        concurrency=concurrency,
+    )
+    return (
+        pair,
+        [raw_ids[i] for i in sorted(raw_run.done)],
+        [product_ids[i] for i in sorted(product_run.done)],
+    )
 
 
 # -- 2. agent actions ---------------------------------------------------------------------
 
 
-async def act_product(http: HttpClient, ids: list[str], concurrency: int, cap: float) -> Run:
-    async def op(i: int) -> dict[str, float]:
-        start = time.perf_counter()
+async def respond_product(http: HttpClient, ids: list[str], concurrency: int, cap: float) -> Run:
+    """POST /tickets/{id}/respond on each ticket once."""
+
+    async def act(i: int) -> None:
         status, answer = await http.post(f"/tickets/{ids[i]}/respond", {"agent_id": "bench"})
         if status != 200:
             raise RuntimeError(f"respond answered {status}: {answer[:120]!r}")
-        return {"latency": time.perf_counter() - start}
 
-    return await closed_loop(len(ids), concurrency, op, cap)
-
-
-async def act_raw(client: Client, ids: list[str], concurrency: int, cap: float) -> Run:
-    async def op(i: int) -> dict[str, float]:
-        start = time.perf_counter()
-        await client.get_workflow_handle(ids[i]).execute_update(RawTicket.respond)
-        return {"latency": time.perf_counter() - start}
-
-    return await closed_loop(len(ids), concurrency, op, cap)
+    return await closed_loop(len(ids), concurrency, _timed(act), cap)
 
 
 async def actions(
-    raw: Stack, product: Stack, raw_ids: list[str], product_ids: list[str], concurrency: int,
-    cap: float,
-) -> dict[str, Any]:  # fmt: skip
+    raw: Stack, product: SlaflowStack, raw_ids: list[str], product_ids: list[str],
+    concurrency: int, cap: float,
+) -> Pair:  # fmt: skip
     """Measurement 2 at one concurrency, each action on a ticket of its own."""
-    assert product.http is not None
-    with Meter(raw.pids) as raw_cpu:
-        raw_run = await act_raw(raw.client, raw_ids, concurrency, cap)
-    spy: dict[str, Any] = {}
-    with Meter(product.pids) as product_cpu, profiled(product.pids["slaflow"], cap, spy):
-        product_run = await act_product(product.http, product_ids, concurrency, cap)
-    return {
-        "concurrency": concurrency,
-        "raw": raw_run.result(cpu=raw_cpu.cores),
-        "product": product_run.result(cpu=product_cpu.cores, **spy),
-    }
+
+    async def act_raw(i: int) -> None:
+        await raw.client.get_workflow_handle(raw_ids[i]).execute_update(RawTicket.respond)
+
+    pair, _, _ = await _pair(
+        (raw, lambda: closed_loop(len(raw_ids), concurrency, _timed(act_raw), cap)),
+        (product, lambda: respond_product(product.http, product_ids, concurrency, cap)),
+        spy=cap,
+        concurrency=concurrency,
+    )
+    return pair
 
 
 async def visible_after_action(
-    raw: Stack, product: Stack, raw_ids: list[str], product_ids: list[str]
-) -> dict[str, Any]:
+    raw: Stack, product: SlaflowStack, raw_ids: list[str], product_ids: list[str]
+) -> Visible:
     """How soon a read shows an action, one client. slaflow: the respond answer already carries
     the new state, and the first GET after it must show it. Raw: a signal, then queries every
     2 ms until one shows it (what a client without the update's answer must do)."""
-    assert product.http is not None
     in_answer = on_first_read = 0
     reads: list[float] = []
     for ticket_id in product_ids:
@@ -175,46 +201,35 @@ async def visible_after_action(
                 break
             await asyncio.sleep(0.002)
         waits.append(time.perf_counter() - start)
-    return {
-        "tickets": len(product_ids),
-        "product_state_in_answer": in_answer,
-        "product_first_get_shows_it": on_first_read,
-        "product_extra_wait_ms": 0.0 if product_ids and on_first_read == len(product_ids) else None,
-        "product_get": summary(reads),
-        "raw_signal_until_query_shows": summary(waits),
-    }
+    return Visible(
+        tickets=len(product_ids),
+        product_state_in_answer=in_answer,
+        product_first_get_shows_it=on_first_read,
+        product_extra_wait_ms=0.0 if product_ids and on_first_read == len(product_ids) else None,
+        product_get=summary(reads),
+        raw_signal_until_query_shows=summary(waits),
+    )
 
 
 # -- 3. reads -----------------------------------------------------------------------------
 
 
 async def reads(
-    raw: Stack, product: Stack, raw_ids: list[str], product_ids: list[str], count: int, cap: float
-) -> dict[str, Any]:
+    raw: Stack, product: SlaflowStack, raw_ids: list[str], product_ids: list[str], count: int,
+    cap: float,
+) -> Pair:  # fmt: skip
     """Measurement 3: one client reading open, cached tickets one after another."""
-    assert product.http is not None
-    http = product.http
-
-    async def product_op(i: int) -> dict[str, float]:
-        start = time.perf_counter()
-        await http_live(http, product_ids[i % len(product_ids)])
-        return {"latency": time.perf_counter() - start}
-
-    async def raw_op(i: int) -> dict[str, float]:
-        start = time.perf_counter()
-        await raw.client.get_workflow_handle(raw_ids[i % len(raw_ids)]).query(RawTicket.state)
-        return {"latency": time.perf_counter() - start}
-
+    product_op = _timed(lambda i: http_live(product.http, product_ids[i % len(product_ids)]))
+    raw_op = _timed(
+        lambda i: raw.client.get_workflow_handle(raw_ids[i % len(raw_ids)]).query(RawTicket.state)
+    )
     await closed_loop(20, 1, raw_op, cap)  # warm both paths (connections, imports)
     await closed_loop(20, 1, product_op, cap)
-    with Meter(raw.pids) as raw_cpu:
-        raw_run = await closed_loop(count, 1, raw_op, cap)
-    with Meter(product.pids) as product_cpu:
-        product_run = await closed_loop(count, 1, product_op, cap)
-    return {
-        "raw": raw_run.result(cpu=raw_cpu.cores),
-        "product": product_run.result(cpu=product_cpu.cores),
-    }
+    pair, _, _ = await _pair(
+        (raw, lambda: closed_loop(count, 1, raw_op, cap)),
+        (product, lambda: closed_loop(count, 1, product_op, cap)),
+    )
+    return pair
 
 
 # -- 6. lists -----------------------------------------------------------------------------
@@ -230,55 +245,52 @@ LIST_FILTERS = (
 BASE_QUERY = "WorkflowType = 'TicketWorkflow' AND ExecutionStatus != 'ContinuedAsNew'"
 
 
-async def lists(product: Stack, calls: int, cap: float) -> dict[str, Any]:
+async def lists(product: SlaflowStack, opened: Loop, asked: int, calls: int, cap: float) -> Lists:
     """Measurement 6: GET /tickets with filters (first page of 100), one client; raw: the same
     visibility query with the bare client against the same server."""
-    assert product.http is not None
-    http = product.http
-    rows: list[int] = []
+    pages: list[bytes] = []  # counted after the loop, so the latency is the call alone
 
-    async def product_op(i: int) -> dict[str, float]:
-        start = time.perf_counter()
-        status, body = await http.get(f"/tickets?{LIST_FILTERS[i % len(LIST_FILTERS)][0]}")
+    async def product_op(i: int) -> None:
+        status, body = await product.http.get(f"/tickets?{LIST_FILTERS[i % len(LIST_FILTERS)][0]}")
         if status != 200:
             raise RuntimeError(f"GET /tickets answered {status}: {body[:120]!r}")
-        elapsed = time.perf_counter() - start
-        rows.append(len(json.loads(body)["tickets"]))
-        return {"latency": elapsed}
+        pages.append(body)
 
-    async def raw_op(i: int) -> dict[str, float]:
-        start = time.perf_counter()
+    async def raw_op(i: int) -> None:
         query = f"{BASE_QUERY} AND {LIST_FILTERS[i % len(LIST_FILTERS)][1]}"
-        page = product.client.list_workflows(query, page_size=100)
-        await page.fetch_next_page()
-        return {"latency": time.perf_counter() - start}
+        await product.client.list_workflows(query, page_size=100).fetch_next_page()
 
-    await closed_loop(len(LIST_FILTERS), 1, raw_op, cap)
-    await closed_loop(len(LIST_FILTERS), 1, product_op, cap)
-    rows.clear()
-    with Meter(product.pids) as raw_cpu:
-        raw_run = await closed_loop(calls, 1, raw_op, cap)
-    with Meter(product.pids) as product_cpu:
-        product_run = await closed_loop(calls, 1, product_op, cap)
-    return {
-        "filters": [f for f, _ in LIST_FILTERS],
-        "rows_per_page_mean": round(sum(rows) / len(rows), 1) if rows else 0,
-        "raw": raw_run.result(cpu=raw_cpu.cores),
-        "product": product_run.result(cpu=product_cpu.cores),
-    }
+    await closed_loop(len(LIST_FILTERS), 1, _timed(raw_op), cap)
+    await closed_loop(len(LIST_FILTERS), 1, _timed(product_op), cap)
+    pages.clear()
+    pair, _, _ = await _pair(
+        (product, lambda: closed_loop(calls, 1, _timed(raw_op), cap)),
+        (product, lambda: closed_loop(calls, 1, _timed(product_op), cap)),
+    )
+    rows = [len(json.loads(page)["tickets"]) for page in pages]
+    return Lists(
+        **pair.model_dump(),
+        tickets=opened.count,
+        asked=asked,
+        open=opened,
+        filters=[f for f, _ in LIST_FILTERS],
+        rows_per_page_mean=round(sum(rows) / len(rows), 1) if rows else 0,
+    )
 
 
 # -- 7. SQLite settings -------------------------------------------------------------------
 
 
-async def sqlite_modes(count: int, concurrency: int, cap: float) -> dict[str, Any]:
+async def sqlite_modes(count: int, concurrency: int, cap: float) -> dict[str, SqliteMode]:
     """Measurement 7: raw tickets live per second on a bare server per journal setting."""
-    results: dict[str, Any] = {}
-    for mode in ("default", "wal+normal", "wal+full"):
+    results: dict[str, SqliteMode] = {}
+    for mode, pragmas in SQLITE_MODES.items():
         async with raw_stack(mode) as stack:
             ids = [f"mode-{i}" for i in range(count)]
-            with Meter(stack.pids) as cpu:
-                run = await open_raw(stack.client, ids, concurrency, cap)
+            _, loop = await metered(
+                stack,
+                lambda: open_raw(stack.client, ids, concurrency, cap),  # noqa: B023
+            )
             wal = (stack.data_dir / "temporal.db-wal").exists()
-            results[mode] = run.result(cpu=cpu.cores, pragmas=SQLITE_MODES[mode], wal_file_seen=wal)
+            results[mode] = SqliteMode(**loop.model_dump(), pragmas=pragmas, wal_file_seen=wal)
     return results

@@ -10,9 +10,10 @@ import subprocess
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from bench.records import Profile
 from bench.stack import BIN
 from cli import die_with_parent
 
@@ -50,14 +51,23 @@ def py_spy() -> str | None:
     return str(found) if found.exists() else shutil.which("py-spy")
 
 
+@dataclass
+class Spy:
+    profile: Profile | None = None  # set when the block is left
+
+
 @contextlib.contextmanager
-def profiled(pid: int, seconds: float, into: dict[str, Any]) -> Iterator[None]:
-    """Samples `pid` for at most `seconds` while the block runs; the summary lands in `into`."""
+def profiled(pid: int, seconds: float | None) -> Iterator[Spy]:
+    """Samples `pid` for at most `seconds` (None: not at all) while the block runs."""
+    spy = Spy()
+    if seconds is None:
+        yield spy
+        return
     tool = py_spy()
     if tool is None or not ENABLED:
         why = "--no-profile" if not ENABLED else "py-spy is not installed (pip install py-spy)"
-        into["profile"] = {"skipped": why}
-        yield
+        spy.profile = Profile(skipped=why)
+        yield spy
         return
     with tempfile.TemporaryDirectory(prefix="slaflow-bench-spy-") as tmp:
         out = Path(tmp) / "stacks.txt"
@@ -65,24 +75,24 @@ def profiled(pid: int, seconds: float, into: dict[str, Any]) -> Iterator[None]:
             tool, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
             "--rate", str(RATE), "--format", "raw", "--gil", "--nonblocking", "-o", str(out),
         ]  # fmt: skip
-        spy = subprocess.Popen(
+        process = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent
         )
         try:
-            yield
+            yield spy
         finally:
-            spy.send_signal(signal.SIGINT)  # py-spy writes what it has on SIGINT
+            process.send_signal(signal.SIGINT)  # py-spy writes what it has on SIGINT
             try:
-                _, err = spy.communicate(timeout=15)
+                _, err = process.communicate(timeout=15)
             except subprocess.TimeoutExpired:
-                spy.kill()
-                _, err = spy.communicate()
-        into["profile"] = (
-            summarize(out.read_text()) if out.exists() else {"skipped": err.decode()[-300:]}
+                process.kill()
+                _, err = process.communicate()
+        spy.profile = (
+            summarize(out.read_text()) if out.exists() else Profile(skipped=err.decode()[-300:])
         )
 
 
-def summarize(raw: str, top: int = 8) -> dict[str, Any]:
+def summarize(raw: str, top: int = 8) -> Profile:
     """Shares of GIL-holding samples: by leaf function (self, with the caller it is most
     often reached from) and by area (inclusive)."""
     leaves: Counter[str] = Counter()
@@ -98,22 +108,23 @@ def summarize(raw: str, top: int = 8) -> dict[str, Any]:
         frames = [_short(frame) for frame in stack.split(";")]
         leaves[frames[-1]] += count
         callers.setdefault(frames[-1], Counter())[_caller(frames)] += count
-        for area in {_area(frame) for frame in frames} - {None}:
-            areas[str(area)] += count
+        for area in {_area(frame) for frame in frames}:
+            if area is not None:
+                areas[area] += count
     if not total:
-        return {"samples": 0}
+        return Profile()
 
     def pct(n: int) -> float:
         return round(100 * n / total, 1)
 
-    return {
-        "samples": total,
-        "self_pct": [
+    return Profile(
+        samples=total,
+        self_pct=[
             (name, pct(n), callers[name].most_common(1)[0][0])
             for name, n in leaves.most_common(top)
         ],
-        "inclusive_pct": [(name, pct(n)) for name, n in areas.most_common(top + 4)],
-    }
+        inclusive_pct=[(name, pct(n)) for name, n in areas.most_common(top + 4)],
+    )
 
 
 def _caller(frames: list[str]) -> str:

@@ -15,9 +15,8 @@ import uuid
 from pathlib import Path
 
 from bench.http import HttpClient
-from bench.measure import http_live, ticket_body
+from bench.measure import open_product, respond_product
 from bench.stack import BIN, clean_env, free_port, spawn, stop, wait_healthy
-from bench.stats import closed_loop
 
 SLAFLOW = str(BIN / "slaflow")
 CAP_SECONDS = 120.0  # per loop; the counts end them long before on this machine
@@ -25,20 +24,8 @@ CAP_SECONDS = 120.0  # per loop; the counts end them long before on this machine
 
 async def _round(http: HttpClient, name: str, count: int, concurrency: int) -> str:
     ids = [f"split-{uuid.uuid4().hex[:12]}" for _ in range(count)]
-
-    async def open_and_read(i: int) -> dict[str, float]:
-        status, _ = await http.post("/tickets", ticket_body(ids[i]))
-        assert status in (200, 201), status
-        await http_live(http, ids[i])
-        return {}
-
-    async def respond(i: int) -> dict[str, float]:
-        status, answer = await http.post(f"/tickets/{ids[i]}/respond", {"agent_id": "ann"})
-        assert status == 200, (status, answer)
-        return {}
-
-    opens = await closed_loop(count, concurrency, open_and_read, CAP_SECONDS)
-    responds = await closed_loop(count, concurrency, respond, CAP_SECONDS)
+    opens = await open_product(http, ids, concurrency, CAP_SECONDS)
+    responds = await respond_product(http, ids, concurrency, CAP_SECONDS)
     return f"| {name} | {opens.rate:.1f}/s | {responds.rate:.1f}/s |"
 
 

@@ -54,18 +54,9 @@ def clean_env(**extra: str) -> dict[str, str]:
 def server_args(data_dir: Path, port: int, mode: str = "wal+normal") -> list[str]:
     """slaflow's own dev-server flags (cli.dev_server_args), with the SQLite pragmas of `mode`."""
     base = dev_server_args(Settings(data_dir=data_dir, temporal_port=port, ui=False))
-    args: list[str] = []
-    skip = False
-    for arg in base:
-        if skip:
-            skip = False
-        elif arg == "--sqlite-pragma":
-            skip = True
-        else:
-            args.append(arg)
-    for pragma in SQLITE_MODES[mode]:
-        args += ["--sqlite-pragma", pragma]
-    return args
+    pragmas = {i for i, arg in enumerate(base) if arg == "--sqlite-pragma"}
+    args = [arg for i, arg in enumerate(base) if not {i, i - 1} & pragmas]
+    return args + [arg for pragma in SQLITE_MODES[mode] for arg in ("--sqlite-pragma", pragma)]
 
 
 # -- processes ----------------------------------------------------------------------------
@@ -92,7 +83,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def children(pid: int) -> list[int]:
-    found = []
+    found: list[int] = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -159,16 +150,21 @@ async def wait_for_poller(client: Client, task_queue: str) -> None:
 
 @dataclass
 class Stack:
-    """A running stack: its Temporal client, an HTTP client for the API if it has one, and the
-    pids whose memory and CPU the measurements read."""
+    """A running stack: its Temporal client and the pids whose memory and CPU are read."""
 
     client: Client
     data_dir: Path
-    pids: dict[str, int]
-    http: HttpClient | None = None
+    server: int  # the dev server's pid
+    worker: int  # the raw worker's, or the `slaflow up` process's (worker and API)
 
-    def rss(self) -> dict[str, float]:
-        return {name: round(rss_mb(pid), 1) for name, pid in self.pids.items()}
+    def rss(self) -> tuple[float, float]:
+        """(worker, server) resident memory in MB."""
+        return round(rss_mb(self.worker), 1), round(rss_mb(self.server), 1)
+
+
+@dataclass
+class SlaflowStack(Stack):
+    http: HttpClient
 
 
 @contextlib.asynccontextmanager
@@ -193,7 +189,7 @@ async def raw_stack(mode: str = "wal+normal", cached: int = 10_000) -> AsyncIter
                 clean_env(),
             )  # fmt: skip
             await wait_for_poller(client, RAW_TASK_QUEUE)
-            yield Stack(client, data, {"server": server.pid, "worker": worker.pid})
+            yield Stack(client, data, server.pid, worker.pid)
         finally:
             if worker is not None:
                 stop(worker)
@@ -203,7 +199,7 @@ async def raw_stack(mode: str = "wal+normal", cached: int = 10_000) -> AsyncIter
 @contextlib.asynccontextmanager
 async def slaflow_stack(
     config: Path | None = None, env: dict[str, str] | None = None, connections: int = 256
-) -> AsyncIterator[Stack]:
+) -> AsyncIterator[SlaflowStack]:
     """`slaflow up --no-ui` on free ports in a temporary data dir: server, worker and API."""
     with tempfile.TemporaryDirectory(prefix="slaflow-bench-up-") as tmp:
         data = Path(tmp)
@@ -224,8 +220,7 @@ async def slaflow_stack(
             servers = children(up.pid)
             if len(servers) != 1:
                 raise RuntimeError(f"expected one dev server under slaflow up, found {servers}")
-            pids = {"slaflow": up.pid, "server": servers[0]}
-            yield Stack(client, data, pids, http)
+            yield SlaflowStack(client, data, servers[0], up.pid, http)
         finally:
             await http.close()
             stop(up)

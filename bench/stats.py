@@ -3,34 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from bench.stack import cpu_seconds
+from bench.records import Cpu, Latency, Loop, Profile
+from bench.stack import Stack, cpu_seconds
 
-Op = Callable[[int], Awaitable[dict[str, float]]]
+Op = Callable[[int], Awaitable[dict[str, float]]]  # item -> seconds per phase ("live", ...)
 
 
-def summary(values: list[float]) -> dict[str, Any]:
-    """p50/p99/max/mean of latencies in seconds, given in milliseconds (nearest rank)."""
+def summary(values: list[float]) -> Latency:
+    """p50/p99/max/mean of latencies in seconds, given in milliseconds (nearest rank); an
+    infinite value (not seen in time) shows as None."""
     if not values:
-        return {"n": 0}
+        return Latency()
     ordered = sorted(values)
 
-    def rank(p: float) -> float:
-        return ordered[min(len(ordered) - 1, max(0, round(p * len(ordered)) - 1))]
+    def ms(seconds: float) -> float | None:
+        return None if math.isinf(seconds) else round(seconds * 1000, 1)
 
-    return {
-        "n": len(ordered),
-        "p50_ms": round(rank(0.50) * 1000, 1),
-        "p99_ms": round(rank(0.99) * 1000, 1),
-        "max_ms": round(ordered[-1] * 1000, 1),
-        "mean_ms": round(sum(ordered) / len(ordered) * 1000, 1),
-    }
+    def rank(p: float) -> float | None:
+        return ms(ordered[min(len(ordered) - 1, max(0, round(p * len(ordered)) - 1))])
+
+    return Latency(
+        n=len(ordered),
+        p50_ms=rank(0.50),
+        p99_ms=rank(0.99),
+        max_ms=ms(ordered[-1]),
+        mean_ms=ms(sum(ordered) / len(ordered)),
+    )
 
 
 @dataclass
@@ -47,17 +52,21 @@ class Run:
     def rate(self) -> float:
         return len(self.done) / self.wall if self.wall else 0.0
 
-    def result(self, **extra: Any) -> dict[str, Any]:
-        return {
-            "count": len(self.done),
-            "per_second": round(self.rate, 1),
-            "wall_s": round(self.wall, 2),
-            "errors": len(self.errors),
-            "first_errors": self.errors[:3],
-            "capped": self.capped,
-            **{name: summary(values) for name, values in self.latencies.items()},
-            **extra,
-        }
+    def result(self, cpu: Cpu | None = None, profile: Profile | None = None) -> Loop:
+        phases = {name: summary(values) for name, values in self.latencies.items()}
+        return Loop(
+            count=len(self.done),
+            per_second=round(self.rate, 1),
+            wall_s=round(self.wall, 2),
+            errors=len(self.errors),
+            first_errors=self.errors[:3],
+            capped=self.capped,
+            accept=phases.get("accept"),
+            live=phases.get("live"),
+            latency=phases.get("latency"),
+            cpu=cpu or Cpu(),
+            profile=profile,
+        )
 
 
 async def closed_loop(n: int, concurrency: int, op: Op, cap_seconds: float) -> Run:
@@ -98,27 +107,33 @@ def _machine_busy() -> float:
 
 
 class Meter:
-    """Cores each process used over a span, and what the rest of the machine used meanwhile."""
+    """Cores a stack's processes used over a span, and what the rest of the machine used."""
 
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = {**pids, "bench": os.getpid()}
+    def __init__(self, stack: Stack) -> None:
+        self.pids = (stack.server, stack.worker, os.getpid())
+        self.cpu = Cpu()
 
     def __enter__(self) -> Meter:
         self._wall = time.monotonic()
-        self._cpu = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self._cpu = [cpu_seconds(pid) for pid in self.pids]
         self._busy = _machine_busy()
         return self
 
     def __exit__(self, *_: object) -> None:
         wall = max(time.monotonic() - self._wall, 1e-6)
-        used = {
-            name: (cpu_seconds(pid) - self._cpu[name]) / wall for name, pid in self.pids.items()
-        }
+        server, worker, bench = (
+            (cpu_seconds(pid) - before) / wall
+            for pid, before in zip(self.pids, self._cpu, strict=True)
+        )
         busy = (_machine_busy() - self._busy) / wall
-        self.cores = {name: round(value, 2) for name, value in used.items()}
-        self.cores["machine"] = round(busy, 2)
-        self.cores["span_s"] = round(wall, 2)
-        self.cores["others"] = round(max(busy - sum(used.values()), 0.0), 2)
+        self.cpu = Cpu(
+            server=round(server, 2),
+            worker=round(worker, 2),
+            bench=round(bench, 2),
+            others=round(max(busy - server - worker - bench, 0.0), 2),
+            machine=round(busy, 2),
+            span_s=round(wall, 2),
+        )
 
 
 class Budget:
@@ -133,18 +148,3 @@ class Budget:
 
     def cap(self, wanted: float) -> float:
         return max(2.0, min(wanted, self.left()))
-
-
-def worker_cores(cpu: dict[str, float]) -> float:
-    return cpu.get("slaflow", cpu.get("worker", 0.0))
-
-
-def per_op_ms(cpu: dict[str, float], count: int) -> tuple[float, float] | None:
-    """CPU milliseconds per operation: (dev server, slaflow or raw worker)."""
-    span = cpu.get("span_s", 0.0)
-    if not count or not span:
-        return None
-    return (
-        round(cpu.get("server", 0.0) * span / count * 1000, 1),
-        round(worker_cores(cpu) * span / count * 1000, 1),
-    )
