@@ -1,20 +1,24 @@
-"""Shared fixtures: real Temporal servers (time-skipping and local dev), once per session."""
+"""Shared fixtures: real Temporal servers (time-skipping and local dev) and a PostgreSQL server,
+once per session; webhook receivers and SMTP servers per test (code in tests/support)."""
 
 from __future__ import annotations
 
-import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from sla.policy import PolicySnapshot, SlaConfig
+from tests.support import postgres
+from tests.support.mail import Inbox
+from tests.support.processes import BIN
+from tests.support.receiver import Receiver
 from workflows.search_attributes import ALL_KEYS
 
-BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -62,3 +66,42 @@ def shipped_config() -> SlaConfig:
 @pytest.fixture(scope="session")
 def standard_policy(shipped_config: SlaConfig) -> PolicySnapshot:
     return shipped_config.snapshot()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster for the session; skips where the server is not installed."""
+    if not postgres.installed():
+        pytest.skip("PostgreSQL server binaries not installed: apt-get install postgresql")
+    with postgres.postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def receiver() -> Iterator[Callable[..., Receiver]]:
+    """Starts webhook receivers: `receiver(500, 200)` (the arguments of `Receiver`); each is
+    closed after the test."""
+    started: list[Receiver] = []
+
+    def start(*statuses: int, **options: Any) -> Receiver:
+        started.append(Receiver(*statuses, **options))
+        return started[-1]
+
+    yield start
+    for one in started:
+        one.close()
+
+
+@pytest.fixture
+def mail_server() -> Iterator[Callable[..., Inbox]]:
+    """Starts SMTP servers: `mail_server(refuse=True)` (the arguments of `Inbox`); each is
+    stopped after the test."""
+    started: list[Inbox] = []
+
+    def start(refuse: bool = False) -> Inbox:
+        started.append(Inbox(refuse))
+        return started[-1]
+
+    yield start
+    for inbox in started:
+        inbox.close()

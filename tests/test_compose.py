@@ -24,7 +24,6 @@ from sqlalchemy.engine import URL, make_url
 
 from settings import Settings
 from store import Store
-from tests.store.conftest import postgres_url  # noqa: F401 (a fixture: a throwaway server)
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE = REPO / "docker-compose.yml"
@@ -366,7 +365,7 @@ def script_of(services: dict[str, dict[str, Any]], name: str) -> Path:
 
 def test_store_database_script_runs_and_the_store_migrates(
     services: dict[str, dict[str, Any]],
-    postgres_url: str,  # noqa: F811
+    postgres_url: str,  # tests/conftest.py: a throwaway server
 ) -> None:
     """The one-shot, twice, against a real server; then the store migrates in what it made, as
     the role the compose's URL names (PostgreSQL 15+ lets only the owner create in public)."""

@@ -1,24 +1,15 @@
-"""The deliver activity against real receivers: an HTTP server and an SMTP server on 127.0.0.1."""
+"""The deliver activity against real receivers: an HTTP server and an SMTP server on 127.0.0.1
+(tests/support: `Receiver`, `Inbox`; tests/conftest.py starts them)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import logging
-import socket
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
-from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import default as email_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -34,81 +25,12 @@ from sla.notifications import (
     verify,
 )
 from telemetry import StructuredFormatter
+from tests.support.mail import Inbox, parsed
+from tests.support.ports import free_port
+from tests.support.receiver import Receiver
 
 AT = datetime(2026, 11, 27, 9, 15, tzinfo=UTC)
 SECRET = "whsec-test-0123"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: bytes
-
-
-class Receiver:
-    """A real HTTP server that answers the scripted statuses in turn (the last one repeats) and
-    records every request; `hang` holds each answer until the receiver is closed."""
-
-    def __init__(self, statuses: tuple[int, ...] = (200,), hang: bool = False, port: int = 0):
-        self.statuses = list(statuses)
-        self.received: list[Received] = []
-        self._release = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                headers = {key.lower(): value for key, value in self.headers.items()}
-                receiver.received.append(Received(headers, body))
-                if hang:
-                    receiver._release.wait(10)
-                status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else None
-                try:
-                    self.send_response(status or receiver.statuses[0])
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                except OSError:
-                    pass  # the client gave up waiting: that is what a hang test wants
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/hook"
-
-    def close(self) -> None:
-        self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Callable[..., Receiver]]:
-    started: list[Receiver] = []
-
-    def start(*statuses: int, hang: bool = False) -> Receiver:
-        started.append(Receiver(statuses or (200,), hang=hang))
-        return started[-1]
-
-    yield start
-    for one in started:
-        one.close()
 
 
 def webhook_notifier(url: str, timeout: float = 5.0) -> Notifier:
@@ -258,56 +180,6 @@ async def test_each_delivery_logs_one_json_line_without_the_secret_or_url(
     assert "tok-secret-42" not in line
 
 
-class Inbox:
-    """What the SMTP server accepted, and who logged in."""
-
-    def __init__(self, refuse: bool = False) -> None:
-        self.messages: list[Envelope] = []
-        self.logins: list[LoginPassword] = []
-        self.refuse = refuse
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
-    ) -> str:
-        if self.refuse:
-            return "550 5.1.1 mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.messages.append(envelope)
-        return "250 Message accepted"
-
-    def authenticate(
-        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
-    ) -> AuthResult:
-        self.logins.append(data)
-        return AuthResult(success=True)
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[Callable[..., tuple[Inbox, int]]]:
-    controllers: list[Controller] = []
-
-    def start(refuse: bool = False) -> tuple[Inbox, int]:
-        inbox = Inbox(refuse)
-        port = free_port()
-        controller = Controller(
-            inbox,
-            hostname="127.0.0.1",
-            port=port,
-            authenticator=inbox.authenticate,
-            auth_require_tls=False,
-        )
-        controller.start()
-        controllers.append(controller)
-        return inbox, port
-
-    yield start
-    for controller in controllers:
-        controller.stop()
-
-
 def mail_notifier(smtp_url: str) -> Notifier:
     email = EmailSettings(
         smtp_url=smtp_url, sender="slaflow@example.test", link_base="http://127.0.0.1:8000"
@@ -316,18 +188,11 @@ def mail_notifier(smtp_url: str) -> Notifier:
     return Notifier(NotificationsConfig(email=email, audiences=audiences), timeout=5)
 
 
-def parsed(envelope: Envelope) -> EmailMessage:
-    assert isinstance(envelope.content, bytes)
-    message = message_from_bytes(envelope.content, policy=email_policy)
-    assert isinstance(message, EmailMessage)
-    return message
-
-
 async def test_an_email_arrives_with_the_ticket_the_breach_and_the_timeline_link(
-    smtp_server: Callable[..., tuple[Inbox, int]],
+    mail_server: Callable[..., Inbox],
 ) -> None:
-    inbox, port = smtp_server()
-    notifier = mail_notifier(f"smtp://mailer:p%40ss@127.0.0.1:{port}")
+    inbox = mail_server()
+    notifier = mail_notifier(f"smtp://mailer:p%40ss@127.0.0.1:{inbox.port}")
     delivery = Delivery(event=breach("T-77"), target="mailto:lead@example.test")
     result = await deliver(notifier, delivery)
     assert (result.ok, result.status_code) == (True, None)
@@ -349,10 +214,10 @@ async def test_an_email_arrives_with_the_ticket_the_breach_and_the_timeline_link
 
 
 async def test_the_same_event_mailed_twice_carries_the_same_message_id(
-    smtp_server: Callable[..., tuple[Inbox, int]],
+    mail_server: Callable[..., Inbox],
 ) -> None:
-    inbox, port = smtp_server()
-    notifier = mail_notifier(f"smtp://127.0.0.1:{port}")
+    inbox = mail_server()
+    notifier = mail_notifier(f"smtp://127.0.0.1:{inbox.port}")
     delivery = Delivery(event=breach(), target="mailto:lead@example.test")
     await deliver(notifier, delivery, 1)
     await deliver(notifier, delivery, 2)
@@ -362,10 +227,10 @@ async def test_the_same_event_mailed_twice_carries_the_same_message_id(
 
 
 async def test_a_refused_recipient_is_retryable(
-    smtp_server: Callable[..., tuple[Inbox, int]],
+    mail_server: Callable[..., Inbox],
 ) -> None:
-    inbox, port = smtp_server(refuse=True)
-    notifier = mail_notifier(f"smtp://127.0.0.1:{port}")
+    inbox = mail_server(refuse=True)
+    notifier = mail_notifier(f"smtp://127.0.0.1:{inbox.port}")
     error = await failure(notifier, Delivery(event=breach(), target="mailto:lead@example.test"))
     assert (error.type, error.non_retryable) == ("DeliveryFailed", False)
     assert "550" in error.details[0]["detail"]

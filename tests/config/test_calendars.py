@@ -9,7 +9,7 @@ import pytest
 
 from config.resolve import extended, policy_snapshot, resolve_calendar
 from sla.actions import Pause, Resume
-from sla.policy import CalendarSpec, ConfigError, parse_config
+from sla.policy import CalendarSpec, ConfigError, SlaConfig, parse_config
 from sla.priorities import Priority
 from sla.ticket import OpenTicket, Ticket
 
@@ -96,8 +96,9 @@ def test_unknown_time_zone_or_country_fails_naming_the_key() -> None:
         resolve_calendar("x", spec(holiday_country="XX"), berlin(2026, 1, 1))
 
 
-def test_policy_snapshot_resolves_the_named_calendar() -> None:
-    config = parse_config(
+def business_config() -> SlaConfig:
+    """One policy on the Berlin office's hours: 1 h response, 8 h resolution."""
+    return parse_config(
         {
             "default_policy": "business",
             "calendars": {"berlin-office": {"timezone": "Europe/Berlin", "hours": OFFICE}},
@@ -111,6 +112,10 @@ def test_policy_snapshot_resolves_the_named_calendar() -> None:
             },
         }
     )
+
+
+def test_policy_snapshot_resolves_the_named_calendar() -> None:
+    config = business_config()
     snapshot = policy_snapshot(config, berlin(2026, 11, 27, 12))
     assert snapshot.calendar.name == "berlin-office"
     assert snapshot.calendar.timezone == "Europe/Berlin"
@@ -118,20 +123,7 @@ def test_policy_snapshot_resolves_the_named_calendar() -> None:
 
 
 def test_pause_moves_due_time_by_paused_business_time_not_wall_time() -> None:
-    config = parse_config(
-        {
-            "default_policy": "business",
-            "calendars": {"berlin-office": {"timezone": "Europe/Berlin", "hours": OFFICE}},
-            "policies": {
-                "business": {
-                    "calendar": "berlin-office",
-                    "targets": {
-                        p: {"response": "1h", "resolution": "8h"} for p in ("P1", "P2", "P3")
-                    },
-                }
-            },
-        }
-    )
+    config = business_config()
     opened = berlin(2026, 11, 30, 10)  # Monday
     ticket = Ticket.open(
         OpenTicket(

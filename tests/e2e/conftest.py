@@ -1,36 +1,31 @@
-"""The running product: a real worker and the real API over HTTP, on the local dev server."""
+"""The running product: a real worker and the real API over HTTP, on the local dev server; and
+`slaflow` processes of the test's own."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from settings import Settings
 from store import Store
+from tests.support.http import API_CONFIG, serve
+from tests.support.ports import free_port
+from tests.support.processes import Processes
 from worker import build_worker
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")
 def e2e_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     data_dir: Path = tmp_path_factory.mktemp("slaflow-data")
     return Settings(
-        config=Path(__file__).parent / "sla-test.yaml",
+        config=API_CONFIG,
         data_dir=data_dir,
         task_queue=f"slaflow-e2e-{uuid.uuid4().hex[:8]}",
         api_port=free_port(),
@@ -51,29 +46,9 @@ async def api_url(
     """A worker and the API served by uvicorn on a real port, as `slaflow up` runs them."""
     worker = build_worker(dev_env.client, e2e_settings, store)
     worker_task = asyncio.create_task(worker.run())
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(e2e_settings, dev_env.client, store),
-            host="127.0.0.1",
-            port=e2e_settings.api_port,
-            log_level="warning",
-        )
-    )
-    server_task = asyncio.create_task(server.serve())
-    url = f"http://127.0.0.1:{e2e_settings.api_port}"
-    async with httpx.AsyncClient(base_url=url) as http:
-        for _ in range(200):
-            try:
-                if (await http.get("/healthz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-        else:
-            raise RuntimeError("the API never became ready")
-    yield url
-    server.should_exit = True
-    await server_task
+    app = create_app(e2e_settings, dev_env.client, store)
+    async with serve(app, e2e_settings.api_port) as url:
+        yield url
     await worker.shutdown()
     await worker_task
 
@@ -89,3 +64,12 @@ async def http(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
 def customer() -> str:
     """A customer id of its own per test, so visibility queries see only this test's tickets."""
     return f"cust-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def processes(tmp_path: Path, dev_env: WorkflowEnvironment) -> Iterator[Processes]:
+    """`slaflow worker` and `slaflow api` processes of the test's own, on the shared dev
+    server; all killed after it."""
+    running = Processes(tmp_path, dev_env.client.service_client.config.target_host)
+    yield running
+    running.kill_all()

@@ -22,13 +22,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import yaml
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from settings import Settings
-from tests.e2e.conftest import free_port
+from tests.support.http import open_ticket, serve
+from tests.support.ports import free_port
 from worker import build_worker
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -86,20 +86,6 @@ class Board:
     http: httpx.AsyncClient  # to the open API
 
 
-async def _serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    async with httpx.AsyncClient() as http:
-        for _ in range(200):
-            try:
-                if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                    return server, task
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.05)
-    raise RuntimeError("the board's API never became ready")
-
-
 @pytest.fixture(scope="module")
 async def board(
     dev_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
@@ -126,24 +112,13 @@ async def board(
     store = settings.store()
     worker = build_worker(dev_env.client, settings, store)
     worker_task = asyncio.create_task(worker.run())
-    open_port, keyed_port = free_port(), free_port()
-    servers = [
-        await _serve(create_app(settings, dev_env.client, store), open_port),
-        await _serve(
-            create_app(
-                settings.model_copy(update={"api_keys_file": root / "keys.yaml"}),
-                dev_env.client,
-                store,
-            ),
-            keyed_port,
-        ),
-    ]
-    url = f"http://127.0.0.1:{open_port}"
-    async with httpx.AsyncClient(base_url=url, timeout=20) as http:
-        yield Board(url, f"http://127.0.0.1:{keyed_port}", keys, http)
-    for server, task in servers:
-        server.should_exit = True
-        await task
+    keyed = settings.model_copy(update={"api_keys_file": root / "keys.yaml"})
+    async with (
+        serve(create_app(settings, dev_env.client, store), free_port()) as url,
+        serve(create_app(keyed, dev_env.client, store), free_port()) as keyed_url,
+        httpx.AsyncClient(base_url=url, timeout=20) as http,
+    ):
+        yield Board(url, keyed_url, keys, http)
     await worker.shutdown()
     await worker_task
 
@@ -182,10 +157,10 @@ def ticket_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
-async def open_ticket(board: Board, tid: str, priority: str, customer: str = MINE) -> None:
-    body = {"ticket_id": tid, "title": f"{priority} board ticket", "priority": priority}
-    response = await board.http.post("/tickets", json={**body, "customer_id": customer})
-    assert response.status_code == 201, response.text
+async def open_on_board(board: Board, tid: str, priority: str, customer: str = MINE) -> None:
+    await open_ticket(
+        board.http, customer, title=f"{priority} board ticket", priority=priority, ticket_id=tid
+    )
 
 
 async def test_queue_opens_a_ticket_whose_countdown_reaches_zero_and_turns_breached(
@@ -193,8 +168,8 @@ async def test_queue_opens_a_ticket_whose_countdown_reaches_zero_and_turns_breac
 ) -> None:
     # Other tickets for the screenshot: assigned, paused, plain.
     calm, paused = ticket_id("B-calm"), ticket_id("B-paused")
-    await open_ticket(board, calm, "P3")
-    await open_ticket(board, paused, "P2")
+    await open_on_board(board, calm, "P3")
+    await open_on_board(board, paused, "P2")
     assert (await board.http.patch(f"/tickets/{calm}", json={"assignee": "alice"})).is_success
     pause = await board.http.post(f"/tickets/{paused}/pause", json={"reason": "logs asked"})
     assert pause.is_success
@@ -241,7 +216,7 @@ async def test_ticket_page_responds_and_shows_the_reason_of_a_refused_action(
     board: Board, page: Page
 ) -> None:
     tid = ticket_id("B-page")
-    await open_ticket(board, tid, "P2")
+    await open_on_board(board, tid, "P2")
     await page.goto(f"{board.url}/board/tickets/{tid}?temporal_ui=http://ui.example:8233")
     await expect(page.locator("#fields")).to_contain_text(MINE)
     await expect(page.locator("#temporal-link")).to_have_attribute(
@@ -317,8 +292,8 @@ async def test_a_customer_key_sees_only_its_own_tickets_on_the_board(
     board: Board, page: Page
 ) -> None:
     mine, theirs = ticket_id("B-mine"), ticket_id("B-theirs")
-    await open_ticket(board, mine, "P3")
-    await open_ticket(board, theirs, "P3", customer=THEIRS)
+    await open_on_board(board, mine, "P3")
+    await open_on_board(board, theirs, "P3", customer=THEIRS)
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
 

@@ -4,25 +4,11 @@ same when the worker is killed with SIGKILL while it records them. `slaflow work
 
 from __future__ import annotations
 
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
 
-import httpx
-import pytest
-from temporalio.testing import WorkflowEnvironment
-
-from tests.e2e.conftest import free_port
-from tests.e2e.test_slaflow_up import wait_for
+from tests.support.processes import Processes, wait_for
 
 CONTRACT_CONFIG = """
 default_policy: standard
@@ -46,64 +32,11 @@ policies:
 """
 
 
-class Processes:
-    def __init__(self, tmp: Path, temporal: str) -> None:
-        (tmp / "sla.yaml").write_text(CONTRACT_CONFIG)
-        self.database = tmp / "slaflow.sqlite3"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "TEMPORAL_ADDRESS": temporal,
-            "SLAFLOW_CONFIG": str(tmp / "sla.yaml"),
-            "SLAFLOW_DATA_DIR": str(tmp),
-            "SLAFLOW_TASK_QUEUE": f"month-{uuid.uuid4().hex[:8]}",
-            "SLAFLOW_API_PORT": str(self.port),
-        }
-        self.running: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, command: str) -> None:
-        self.running[command] = subprocess.Popen(
-            [str(Path(sys.executable).parent / "slaflow"), command], env=self.env
-        )
-
-    def kill(self, command: str) -> None:
-        process = self.running.pop(command)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-
-    def rows(self, query: str) -> list[tuple[Any, ...]]:
-        if not self.database.exists():
-            return []
-        with sqlite3.connect(self.database, timeout=10) as db:
-            try:
-                return db.execute(query).fetchall()
-            except sqlite3.OperationalError:  # tables not migrated yet
-                return []
-
-
-@pytest.fixture
-def processes(tmp_path: Path, dev_env: WorkflowEnvironment) -> Iterator[Processes]:
-    running = Processes(tmp_path, dev_env.client.service_client.config.target_host)
-    yield running
-    for command in list(running.running):
-        running.kill(command)
-
-
-def healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
 def test_a_month_of_breaches_reward_and_downtime_makes_one_statement(
     processes: Processes,
 ) -> None:
-    processes.start("worker")
-    processes.start("api")
-    wait_for(lambda: healthy(processes.url), seconds=60)
-    api = httpx.Client(base_url=processes.url, timeout=60)  # a busy shared server is slow
+    processes.configure(CONTRACT_CONFIG)
+    api = processes.up()
 
     late = api.post("/tickets", json={"title": "Down", "priority": "P1", "customer_id": "acme"})
     fast = api.post("/tickets", json={"title": "Typo", "priority": "P1", "customer_id": "acme"})

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
-from tests.e2e.test_tickets_api import open_ticket
+from tests.support.http import open_ticket
+from tests.support.processes import BIN
 
 
 async def temporal_cli(env: WorkflowEnvironment, *args: str) -> str:
     address = env.client.service_client.config.target_host
     process = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "temporal"),
+        str(BIN / "temporal"),
         *args,
         "--address",
         address,

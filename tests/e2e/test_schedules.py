@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,34 +16,8 @@ from cluster import PROBE_SCHEDULE, STATEMENTS_SCHEDULE, ensure_schedules
 from settings import Settings
 from sla.schedules import CloseMonth, ProbeCheck, previous_month
 from store import Store
+from tests.support.receiver import Receiver
 from workflows.contracts import AvailabilityProbeWorkflow, MonthlyStatementsWorkflow
-
-
-class FlakyService:
-    """A real HTTP server whose health answer the test sets."""
-
-    def __init__(self) -> None:
-        self.status = 200
-        service = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(service.status)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/healthz"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-@pytest.fixture
-def flaky() -> Iterator[FlakyService]:
-    service = FlakyService()
-    yield service
-    service.server.shutdown()
 
 
 async def test_statement_schedule_closes_the_month_before_for_every_customer(
@@ -85,8 +57,9 @@ async def test_probe_opens_an_incident_after_consecutive_failures_and_ends_it(
     e2e_settings: Settings,
     store: Store,
     api_url: str,
-    flaky: FlakyService,
+    receiver: Callable[..., Receiver],
 ) -> None:
+    flaky = receiver(200, path="/healthz")  # a real HTTP server whose health answer we set
     service = f"svc-{uuid.uuid4().hex[:6]}"
     check = ProbeCheck(url=flaky.url, service=service, failures=3, timeout_seconds=2)
 
@@ -100,7 +73,7 @@ async def test_probe_opens_an_incident_after_consecutive_failures_and_ends_it(
         return outcome.happened
 
     assert await probe() == "up"
-    flaky.status = 503
+    flaky.answer(503)
     before_first_failure = datetime.now(UTC)
     assert await probe() == "down"
     after_first_failure = datetime.now(UTC)
@@ -110,7 +83,7 @@ async def test_probe_opens_an_incident_after_consecutive_failures_and_ends_it(
     # The outage is dated from the first failed check, not from when the threshold was met.
     assert before_first_failure <= incident.started_at <= after_first_failure
     assert await probe() == "down"
-    flaky.status = 200
+    flaky.answer(200)
     assert await probe() == "ended"
     ended = store.incident(incident.id)
     assert ended is not None and ended.ended_at is not None

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sys
-from pathlib import Path
+
+from tests.support.processes import BIN
 
 CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance," + (
     "content_type_conformance"
@@ -15,7 +15,7 @@ CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance
 
 async def test_no_generated_request_gets_a_5xx_or_breaks_the_schema(api_url: str) -> None:
     process = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).parent / "st"), "run", f"{api_url}/openapi.json",
+        str(BIN / "st"), "run", f"{api_url}/openapi.json",
         "--checks", CHECKS,
         "--max-time", "45",  # bounded for CI; fuzzing repeats until the budget is spent
         "--workers", "2",

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -15,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import free_port
+from tests.support.ports import free_port
+from tests.support.processes import SLAFLOW, children, gone, wait_for, wait_healthy
 
 SHORT_CONFIG = """
 default_policy: standard
@@ -50,52 +49,23 @@ class Product:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [
-                str(Path(sys.executable).parent / "slaflow"), "up",
+                SLAFLOW, "up",
                 "--config", str(self.config), "--data-dir", str(self.data_dir),
                 "--api-port", str(self.api_port), "--temporal-port", str(self.temporal_port),
                 "--no-ui",
             ],
             start_new_session=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "slaflow up exited early"
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError("slaflow up never became healthy")
+        wait_healthy(self.url, self.process, seconds=60)
 
     def children(self) -> list[int]:
         assert self.process is not None
-        out = subprocess.run(
-            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True, check=False
-        )
-        return [int(pid) for pid in out.stdout.split()]
+        return children(self.process.pid)
 
     def stop(self, sig: signal.Signals) -> int:
         assert self.process is not None
         self.process.send_signal(sig)
         return self.process.wait(timeout=30)
-
-
-def wait_for(predicate: Any, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.2)
-
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    # A zombie waiting for its reaper is gone too.
-    stat = Path(f"/proc/{pid}/stat")
-    return not stat.exists() or stat.read_text().split()[2] == "Z"
 
 
 @pytest.fixture
@@ -169,7 +139,7 @@ def test_bad_config_fails_at_start_naming_the_key(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text(SHORT_CONFIG.replace("response: 2s", "response: soon"))
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "slaflow"), "up", "--config", str(config)],
+        [SLAFLOW, "up", "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=60,

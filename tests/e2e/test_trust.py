@@ -32,7 +32,8 @@ from cli import dev_server_args
 from settings import Settings, connect_temporal
 from sla.actions import Comment
 from store import Store
-from tests.e2e.conftest import free_port
+from tests.support.http import open_ticket
+from tests.support.ports import free_port
 from worker import build_worker
 
 pytestmark = pytest.mark.e2e
@@ -286,19 +287,10 @@ async def test_api_answers_503_fast_while_temporal_is_down_then_recovers_without
 # -- duplicates and races on the shared product (conftest's api_url) --------------------------
 
 
-async def open_ticket(http: httpx.AsyncClient, customer: str, priority: str = "P2") -> str:
-    opened = await http.post(
-        "/tickets", json={"title": "Race me", "priority": priority, "customer_id": customer}
-    )
-    assert opened.status_code == 201, opened.text
-    ticket_id: str = opened.json()["ticket_id"]
-    return ticket_id
-
-
 async def test_one_request_id_raced_as_update_twice_and_as_signal_adds_one_comment(
     http: httpx.AsyncClient, dev_env: WorkflowEnvironment, customer: str
 ) -> None:
-    ticket_id = await open_ticket(http, customer)
+    ticket_id = (await open_ticket(http, customer, title="Race me", priority="P2"))["ticket_id"]
     handle = dev_env.client.get_workflow_handle(f"ticket-{ticket_id}")
     rounds = 8
     for n in range(rounds):
@@ -329,7 +321,7 @@ async def test_one_request_id_raced_as_update_twice_and_as_signal_adds_one_comme
 async def test_fifty_concurrent_actions_each_answer_200_or_409_and_exactly_the_200s_apply(
     http: httpx.AsyncClient, customer: str
 ) -> None:
-    ticket_id = await open_ticket(http, customer)
+    ticket_id = (await open_ticket(http, customer, title="Race me", priority="P2"))["ticket_id"]
     # Pause/resume race the comments first; the resolves join in the second half, so some
     # arrive while the ticket waits on the customer and some after it is resolved.
     comments = iter(range(30))

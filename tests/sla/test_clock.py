@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sla.calendar import ALWAYS_CALENDAR as CAL
 from sla.clock import ClockState, Metric, SlaClock
+from tests.support.rules import T0, at, minutes
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TARGET = timedelta(minutes=15)
-
-
-def minutes(n: float) -> timedelta:
-    return timedelta(minutes=n)
-
-
-def at(n: float) -> datetime:
-    """`n` minutes after T0."""
-    return T0 + minutes(n)
 
 
 def started(target: timedelta = TARGET) -> SlaClock:

@@ -16,18 +16,13 @@ from sla.actions import (
     Comment,
     Pause,
     Reopen,
-    Resolve,
     Respond,
     Resume,
 )
 from sla.clock import ClockState, Metric
 from sla.effects import EffectKind
 from sla.ticket import OpenTicket, Ticket, TicketStatus
-from tests.sla.helpers import FULL, SHIPPED, T0, at, open_ticket
-
-RESPOND = Respond(agent_id="alice")
-RESOLVE = Resolve(agent_id="alice")
-PAUSE = Pause(reason="waiting for logs")
+from tests.support.rules import FULL, PAUSE, RESOLVE, RESPOND, SHIPPED, T0, at, open_ticket
 
 
 def test_open_starts_both_clocks_with_the_priority_targets() -> None:

@@ -15,20 +15,26 @@ from sla.actions import (
     ChangeTicket,
     Close,
     Comment,
-    Pause,
     Reopen,
-    Resolve,
-    Respond,
     Resume,
 )
 from sla.clock import ClockState, Metric, SlaClock
 from sla.effects import Effect, EffectKind
 from sla.ticket import Ticket, TicketStatus
-from tests.sla.helpers import CHAIN, SHIPPED, T0, at, copy_of, minutes, open_ticket, policy
+from tests.support.rules import (
+    CHAIN,
+    PAUSE,
+    RESOLVE,
+    RESPOND,
+    SHIPPED,
+    T0,
+    at,
+    copy_of,
+    minutes,
+    open_ticket,
+    policy,
+)
 
-RESPOND = Respond(agent_id="alice")
-RESOLVE = Resolve(agent_id="alice")
-PAUSE = Pause(reason="waiting for logs")
 TICK = timedelta(microseconds=1)
 
 

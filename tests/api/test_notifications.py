@@ -1,40 +1,53 @@
-"""POST /notifications/test over HTTP: a signed test event to a real receiver, and what it said.
+"""POST /notifications/test: a signed test event to a real receiver, and what it said. No
+Temporal takes part: the endpoint calls the notifier itself.
 
-The receivers listen on the fixed ports that tests/e2e/sla-test.yaml names (18765, 18766)."""
+The API tests' config, with e2e-receiver and the SMTP server pointed at this test's own."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import default as email_policy
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
+import yaml
+from fastapi import FastAPI
 
+from settings import Settings
 from sla.notifications import verify
-from tests.activities.test_notify import Inbox, Receiver
-
-RECEIVER_PORT = 18765
-SMTP_PORT = 18766
-
-
-@pytest.fixture
-def hook() -> Iterator[Receiver]:
-    receiver = Receiver((200,), port=RECEIVER_PORT)
-    yield receiver
-    receiver.close()
+from tests.support.http import API_CONFIG, asgi_client
+from tests.support.mail import Inbox, parsed
+from tests.support.receiver import Receiver
 
 
 @pytest.fixture
-def inbox() -> Iterator[Inbox]:
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=SMTP_PORT)
-    controller.start()
-    yield inbox
-    controller.stop()
+def hook(receiver: Callable[..., Receiver]) -> Receiver:
+    return receiver(200)
+
+
+@pytest.fixture
+def inbox(mail_server: Callable[..., Inbox]) -> Inbox:
+    return mail_server()
+
+
+@pytest.fixture
+async def http(
+    tmp_path: Path,
+    api_settings: Settings,
+    app_for: Callable[[Settings], FastAPI],
+    hook: Receiver,
+    inbox: Inbox,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The open API, its notifications going to `hook` and `inbox`."""
+    config = yaml.safe_load(API_CONFIG.read_text())
+    config["notifications"]["webhooks"][0]["url"] = hook.url  # e2e-receiver
+    config["notifications"]["email"]["smtp_url"] = f"smtp://127.0.0.1:{inbox.port}"
+    path = tmp_path / "sla.yaml"
+    path.write_text(yaml.safe_dump(config))
+    settings = Settings(**{**api_settings.model_dump(), "config": path})
+    async with asgi_client(app_for(settings)) as client:
+        yield client
 
 
 async def test_a_test_event_reaches_the_named_webhook_signed_and_the_answer_is_reported(
@@ -74,9 +87,7 @@ async def test_a_test_mail_reaches_the_smtp_server(http: httpx.AsyncClient, inbo
     assert response.status_code == 200, response.text
     assert response.json()["ok"] is True
     [envelope] = inbox.messages
-    assert isinstance(envelope.content, bytes)
-    message = message_from_bytes(envelope.content, policy=email_policy)
-    assert isinstance(message, EmailMessage)
+    message = parsed(envelope)
     assert message["Subject"] == "[slaflow] test"
     assert message["X-Slaflow-Event-Id"] == response.json()["event_id"]
 

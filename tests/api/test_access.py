@@ -1,0 +1,164 @@
+"""Access control (API.md "Access") where no ticket takes part: keys and roles on every
+endpoint, the schema and docs pages, the keys file, the bind check. The app runs in-process
+without Temporal; the rows that open, list or act on tickets are in tests/e2e/test_access.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from fastapi import FastAPI
+
+from api.app import create_app
+from cli import _check_bind
+from settings import Settings
+from sla.policy import ConfigError
+from tests.support.access import (
+    MINE,
+    ROWS,
+    WRONG_KEY,
+    Keyed,
+    Row,
+    T,
+    assert_answered,
+    call,
+    call_row,
+    fill,
+    keyed_app,
+    placeholders,
+    role_cases,
+    with_tickets,
+)
+
+
+@pytest.fixture(scope="module")
+async def keyed(
+    api_settings: Settings,
+    app_for: Callable[[Settings], FastAPI],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Keyed]:
+    def build(keys: Path) -> FastAPI:
+        return app_for(api_settings.model_copy(update={"api_keys_file": keys}))
+
+    async with keyed_app(build, tmp_path_factory.mktemp("access") / "keys.yaml") as keyed:
+        yield keyed
+
+
+@pytest.mark.parametrize(
+    ("row", "caller", "expected"), role_cases([row for row in ROWS if not with_tickets(row)])
+)
+async def test_each_role_gets_its_status_on_each_endpoint(
+    keyed: Keyed, row: Row, caller: str, expected: int
+) -> None:
+    values = await placeholders(keyed, caller, row[2])
+    assert_answered(await call_row(keyed, row, caller, values), expected)
+
+
+BAD_AUTH = {
+    "no-header": lambda keys: {},
+    "wrong-key": lambda keys: {"Authorization": f"Bearer {WRONG_KEY}"},
+    "basic-scheme": lambda keys: {"Authorization": f"Basic {keys['admin']}"},
+    "key-without-scheme": lambda keys: {"Authorization": keys["admin"]},
+    "empty-bearer": lambda keys: {"Authorization": "Bearer "},
+}
+
+
+@pytest.mark.parametrize("auth", BAD_AUTH)
+@pytest.mark.parametrize("row", [pytest.param(r, id=r[0]) for r in ROWS])
+async def test_every_endpoint_but_healthz_answers_401_with_a_detail_without_a_valid_key(
+    keyed: Keyed, sample_ticket: str, row: Row, auth: str
+) -> None:
+    _, method, path, body, _, _ = row
+    values = {"customer": MINE, "tid": sample_ticket, "incident": "no-such-incident"}
+    headers = BAD_AUTH[auth](keyed.keys)
+    response = await keyed.http.request(
+        method, fill(path, values), json=fill(body, values), headers=headers
+    )
+    assert response.status_code == 401, response.text
+    assert "API key" in response.json()["detail"]
+    assert WRONG_KEY not in response.text and keyed.keys["admin"] not in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "status"), [("/openapi.json", 401), ("/docs", 404), ("/redoc", 404)]
+)
+async def test_with_keys_the_schema_needs_a_key_and_the_docs_pages_are_off(
+    keyed: Keyed, path: str, status: int
+) -> None:
+    assert (await keyed.http.get(path)).status_code == status
+    if path == "/openapi.json":
+        schema = await call(keyed, "agent", "GET", path)
+        assert schema.status_code == 200 and "/tickets" in schema.json()["paths"]
+
+
+@pytest.mark.parametrize(
+    ("who", "method", "path", "body", "expected"),
+    [
+        # Access is decided before the body is looked at: nothing about the schema leaks.
+        pytest.param(None, "POST", "/tickets", {"title": ""}, 401, id="no-key-bad-body"),
+        pytest.param("acme", "POST", T + "/respond", {"agent_id": "a b"}, 403, id="customer-bad"),
+        pytest.param("acme", "POST", T + "/comments", {"author": "x", "body": ""}, 422,
+                     id="customer-own-bad-body"),
+        pytest.param("acme", "GET", "/tickets/bad%20id", None, 422, id="customer-bad-id"),
+        pytest.param("agent", "POST", T + "/respond", {"agent_id": "a b"}, 422, id="agent-bad"),
+    ],
+)  # fmt: skip
+async def test_input_is_validated_only_for_callers_allowed_to_call(
+    keyed: Keyed, sample_ticket: str, who: str | None, method: str, path: str, body: Any,
+    expected: int,
+) -> None:  # fmt: skip
+    response = await call(keyed, who, method, path.format(tid=sample_ticket), body)
+    assert response.status_code == expected, response.text
+
+
+async def test_without_a_keys_file_the_api_is_open(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/policies")).status_code == 200
+    wrong = await http.get("/policies", headers={"Authorization": f"Bearer {WRONG_KEY}"})
+    assert wrong.status_code == 200
+
+
+SECRET = "a-secret-that-must-not-leak"
+
+
+@pytest.mark.parametrize(
+    ("entries", "problem"),
+    [
+        ([{"name": "a", "key": "short-key", "role": "admin"}], "keys.0.key"),
+        ([{"name": "a", "key": SECRET, "role": "root"}], "keys.0.role"),
+        ([{"name": "a", "key": SECRET, "role": "customer"}], "customer_id"),
+        ([{"name": "a", "key": SECRET, "role": "agent", "customer_id": "acme"}], "customer_id"),
+        ([{"name": "a b", "key": SECRET, "role": "admin"}], "keys.0.name"),
+        ([{"name": n, "key": SECRET, "role": "admin"} for n in "ab"], "each key must be different"),
+    ],
+)  # fmt: skip
+def test_a_bad_keys_file_stops_the_app_naming_the_entry_never_the_key(
+    tmp_path: Path, api_settings: Settings, entries: list[dict[str, str]], problem: str
+) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text(yaml.safe_dump({"keys": entries}))
+    with pytest.raises(ConfigError) as failure:
+        create_app(api_settings.model_copy(update={"api_keys_file": path}))
+    assert problem in str(failure.value)
+    assert entries[0]["key"] not in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    ("host", "keys", "refused"),
+    [("127.0.0.1", None, False), ("localhost", None, False), ("::1", None, False),
+     ("0.0.0.0", None, True), ("::", None, True), ("192.0.2.10", None, True),
+     ("api.example.com", None, True), ("0.0.0.0", Path("keys.yaml"), False)],
+)  # fmt: skip
+def test_only_loopback_may_be_served_without_keys(
+    host: str, keys: Path | None, refused: bool
+) -> None:
+    settings = Settings(api_host=host, api_keys_file=keys)
+    if refused:
+        with pytest.raises(SystemExit, match="--api-keys"):
+            _check_bind(settings)
+    else:
+        _check_bind(settings)
