@@ -18,7 +18,7 @@ from sla.outcome import TicketChanges, outcome_of
 from sla.priorities import Priority
 from store import Store
 from telemetry import StructuredFormatter
-from tests.sla.helpers import open_ticket
+from tests.support.rules import open_ticket
 from workflows import retries
 
 AT = datetime(2026, 11, 27, 9, 15, tzinfo=UTC)

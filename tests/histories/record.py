@@ -11,13 +11,10 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -31,15 +28,18 @@ from sla.policy import PolicySnapshot, SlaConfig, parse_config
 from sla.priorities import Priority
 from sla.ticket import OpenTicket, Ticket
 from store import Store
-from tests.workflows.helpers import act, open_ticket, signal, ticket_worker
+from tests.support.receiver import Receiver
+from tests.support.workflows import act, open_ticket, signal, ticket_worker
 from workflows.search_attributes import ALL_KEYS, initial_search_attributes
 from workflows.ticket import REVISION, TicketWorkflow
 
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent
 QUEUE = "record"
-# The webhook receiver the scenarios with notifications deliver to.
-HOOK = "http://127.0.0.1:18999/hook"
+# The webhook receiver the scenarios with notifications deliver to: a fixed port, since its
+# URL is in the policy each saved history carries.
+PORT = 18999
+HOOK = f"http://127.0.0.1:{PORT}/hook"
 
 
 def shipped() -> PolicySnapshot:
@@ -84,15 +84,10 @@ async def stack(
             test_server_existing_path=str(BIN / "temporal-test-server"),
             data_converter=pydantic_data_converter,
         )
-    receiver = ThreadingHTTPServer(("127.0.0.1", 18999), _Accept)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            store = Store.at(Path(tmp) / "l.db")
-            async with env, ticket_worker(env.client, QUEUE, store, notifications):
-                yield env, env.client
-    finally:
-        receiver.shutdown()
+    with Receiver(200, port=PORT), tempfile.TemporaryDirectory() as tmp:
+        store = Store.at(Path(tmp) / "l.db")
+        async with env, ticket_worker(env.client, QUEUE, store, notifications):
+            yield env, env.client
 
 
 async def met_in_time() -> WorkflowHistory:
@@ -216,16 +211,6 @@ SCENARIOS: dict[str, Callable[[], Awaitable[WorkflowHistory]]] = {
     "contract-credits": contract_credits,
     "indexed-every-action": indexed_every_action,
 }
-
-
-class _Accept(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
 
 async def record(names: list[str]) -> None:

@@ -14,7 +14,7 @@ from sla.clock import ClockState
 from sla.policy import PolicySnapshot, SlaConfig, parse_config
 from sla.priorities import Priority
 from store import Store
-from tests.workflows.helpers import open_ticket, state_of, ticket_worker
+from tests.support.workflows import open_ticket, state_of, ticket_worker
 
 BERLIN_OFFICE = {
     "timezone": "Europe/Berlin",

@@ -21,7 +21,7 @@ from sla.priorities import Priority
 from sla.ticket import OpenTicket, Ticket
 from store import Store
 from store.history import fetch_runs
-from tests.workflows.helpers import act, signal, state_of, ticket_worker
+from tests.support.workflows import act, signal, state_of, ticket_worker
 from workflows.search_attributes import ALL_KEYS, initial_search_attributes
 from workflows.ticket import REVISION, TicketWorkflow
 

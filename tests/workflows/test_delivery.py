@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from sla.actions import Resolve, Respond
@@ -16,39 +13,12 @@ from sla.clock import ClockState
 from sla.notifications import NotificationsConfig
 from sla.policy import PolicySnapshot
 from store import Store
-from tests.workflows.helpers import act, open_ticket, state_of, ticket_worker
+from tests.support.receiver import Receiver
+from tests.support.workflows import act, open_ticket, state_of, ticket_worker
 
 
-def _receiver(status: int) -> Iterator[tuple[str, list[str]]]:
-    """A webhook receiver answering `status` to every delivery; yields its URL and the event
-    types it saw, in order."""
-    seen: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            seen.append(self.headers["X-Slaflow-Event-Type"])
-            self.send_response(status)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", seen
-    server.shutdown()
-
-
-@pytest.fixture
-def accepting_receiver() -> Iterator[tuple[str, list[str]]]:
-    yield from _receiver(204)
-
-
-@pytest.fixture
-def gone_receiver() -> Iterator[tuple[str, list[str]]]:
-    """Answers 404 (the hook was removed): a rejection, not an outage."""
-    yield from _receiver(404)
+def event_types(hook: Receiver) -> list[str]:
+    return [r.headers["x-slaflow-event-type"] for r in hook.received]
 
 
 async def test_a_rejected_delivery_stops_after_five_attempts_and_shows_on_the_timeline(
@@ -56,11 +26,11 @@ async def test_a_rejected_delivery_stops_after_five_attempts_and_shows_on_the_ti
     task_queue: str,
     standard_policy: PolicySnapshot,
     tmp_path: Path,
-    gone_receiver: tuple[str, list[str]],
+    receiver: Callable[..., Receiver],
 ) -> None:
-    url, seen = gone_receiver
+    hook = receiver(404)  # the hook was removed: a rejection, not an outage
     notifications = NotificationsConfig.model_validate(
-        {"webhooks": [{"name": "ops", "url": url, "secret": "x", "events": ["breach"]}]}
+        {"webhooks": [{"name": "ops", "url": hook.url, "secret": "x", "events": ["breach"]}]}
     )
     policy = standard_policy.model_copy(update={"routing": notifications.routing()})
     store = Store.at(tmp_path / "store.sqlite3")
@@ -72,7 +42,7 @@ async def test_a_rejected_delivery_stops_after_five_attempts_and_shows_on_the_ti
     assert state.response.state is ClockState.BREACHED  # the timers did not wait
     failed = [e for e in state.timeline if e.kind == "delivery_failed"]
     assert [(e.detail["event"], e.detail["target"]) for e in failed] == [("breach", "webhook:ops")]
-    assert seen == ["breach"] * 5
+    assert event_types(hook) == ["breach"] * 5
 
 
 async def test_every_event_of_a_breached_and_resolved_ticket_is_delivered_once(
@@ -80,12 +50,12 @@ async def test_every_event_of_a_breached_and_resolved_ticket_is_delivered_once(
     task_queue: str,
     standard_policy: PolicySnapshot,
     tmp_path: Path,
-    accepting_receiver: tuple[str, list[str]],
+    receiver: Callable[..., Receiver],
 ) -> None:
-    url, seen = accepting_receiver
+    hook = receiver(204)
     events = ["warning", "breach", "escalation", "resolved"]  # no credits in the policy
     notifications = NotificationsConfig.model_validate(
-        {"webhooks": [{"name": "ops", "url": url, "secret": "x", "events": events}]}
+        {"webhooks": [{"name": "ops", "url": hook.url, "secret": "x", "events": events}]}
     )
     policy = standard_policy.model_copy(update={"routing": notifications.routing()})
     store = Store.at(tmp_path / "store.sqlite3")
@@ -95,8 +65,8 @@ async def test_every_event_of_a_breached_and_resolved_ticket_is_delivered_once(
         await act(handle, Respond(agent_id="alice"))
         await act(handle, Resolve(agent_id="alice"))
         for _ in range(50):
-            if len(seen) >= len(events):
+            if len(hook.received) >= len(events):
                 break
             await time_env.sleep(timedelta(seconds=10))
 
-    assert sorted(seen) == sorted(events)
+    assert sorted(event_types(hook)) == sorted(events)

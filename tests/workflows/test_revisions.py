@@ -24,7 +24,7 @@ from sla.policy import PolicySnapshot
 from sla.priorities import Priority
 from sla.ticket import OpenTicket, Ticket
 from store import Store
-from tests.workflows.helpers import open_ticket, state_of, ticket_worker
+from tests.support.workflows import open_ticket, state_of, ticket_worker
 from workflows.search_attributes import initial_search_attributes
 from workflows.ticket import REVISION, TicketWorkflow
 

@@ -15,7 +15,7 @@ from sla.policy import EscalationLevel, PolicySnapshot
 from sla.priorities import Priority
 from sla.ticket import TicketStatus
 from store import Store
-from tests.workflows.helpers import act, open_ticket, signal, state_of, ticket_worker
+from tests.support.workflows import act, open_ticket, signal, state_of, ticket_worker
 
 
 @pytest.fixture

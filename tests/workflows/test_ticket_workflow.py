@@ -18,7 +18,7 @@ from sla.policy import PolicySnapshot
 from sla.priorities import Priority
 from sla.ticket import OpenTicket, TicketStatus
 from store import Store
-from tests.workflows.helpers import act, open_ticket, signal, state_of, ticket_worker
+from tests.support.workflows import act, open_ticket, signal, state_of, ticket_worker
 from workflows.ticket import TicketWorkflow
 
 
