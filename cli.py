@@ -25,8 +25,14 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from api.app import create_app
-from cluster import CLI_TYPE, attribute_type, prepare, register_search_attributes
-from settings import Settings, connect_temporal
+from cluster import (
+    CLI_TYPE,
+    attribute_type,
+    connect_temporal,
+    prepare,
+    register_search_attributes,
+)
+from settings import Settings
 from sla.availability import month_bounds
 from sla.policy import ConfigError
 from sla.reports import report_csv, report_table, sla_report
@@ -103,6 +109,11 @@ def embedded_temporal(settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
         log_file.close()
 
 
+def open_store(settings: Settings) -> Store:
+    """The store the settings name, migrated to the current schema."""
+    return Store.open(settings.database_url, settings.data_dir)
+
+
 async def connect_when_ready(
     settings: Settings, process: subprocess.Popen[bytes] | None = None, wait_seconds: float = 60
 ) -> Client:
@@ -155,7 +166,7 @@ async def _until_signalled(*tasks: asyncio.Task[Any]) -> None:
 
 async def serve(settings: Settings, *, run_worker: bool, run_api: bool, client: Client) -> None:
     tasks: list[asyncio.Task[Any]] = []
-    store = await asyncio.to_thread(settings.store)  # migrates to the current schema
+    store = await asyncio.to_thread(open_store, settings)  # migrates to the current schema
     api = _api_server(settings, client, store) if run_api else None
     worker = build_worker(client, settings, store) if run_worker else None
     if worker is not None:
@@ -290,7 +301,7 @@ def print_report(settings: Settings, month: str, customer: str | None, as_csv: b
         start, end = month_bounds(month)
     except ValueError as exc:
         raise SystemExit(f"slaflow: {exc}") from None
-    report = sla_report(settings.store().outcomes(start, end, customer), start, end)
+    report = sla_report(open_store(settings).outcomes(start, end, customer), start, end)
     print(report_csv(report) if as_csv else report_table(report))
 
 
@@ -308,7 +319,7 @@ async def _run(args: argparse.Namespace) -> None:
     if args.command == "setup":
         await register_search_attributes(client)
         await prepare(client, settings)
-        await asyncio.to_thread(settings.store)  # runs the store's migrations
+        await asyncio.to_thread(open_store, settings)  # runs the store's migrations
         print(
             f"slaflow: search attributes registered on {client.namespace}; store migrated",
             file=sys.stderr,

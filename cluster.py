@@ -1,9 +1,11 @@
-"""What slaflow sets up on a Temporal cluster: search attributes and its schedules."""
+"""The Temporal cluster: how slaflow connects, and what it sets up there (search attributes,
+schedules)."""
 
 from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from google.protobuf.duration_pb2 import Duration
@@ -23,12 +25,37 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 
 from settings import Settings
 from sla.schedules import CloseMonth, ProbeCheck
 from workflows.contracts import AvailabilityProbeWorkflow, MonthlyStatementsWorkflow
 from workflows.search_attributes import ALL_KEYS
+
+
+async def connect_temporal(settings: Settings, address: str | None = None) -> Client:
+    """A client with the pydantic data converter; TLS and API keys from Temporal's env config."""
+    connect_config: dict[str, Any] = dict(ClientConfig.load_client_connect_config())
+    connect_config["target_host"] = (
+        address or settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
+    )
+    connect_config["namespace"] = settings.temporal_namespace
+    connect_config["data_converter"] = pydantic_data_converter
+    if settings.sdk_metrics_port:
+        connect_config["runtime"] = _runtime_with_metrics(settings.sdk_metrics_port)
+    return await Client.connect(**connect_config)
+
+
+@cache
+def _runtime_with_metrics(port: int) -> Runtime:
+    """One runtime per process: the SDK's worker metrics for Prometheus on `port`."""
+    return Runtime(
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}"))
+    )
+
 
 STATEMENTS_SCHEDULE = "slaflow-monthly-statements"
 PROBE_SCHEDULE = "slaflow-availability-probe"

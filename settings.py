@@ -1,26 +1,23 @@
-"""Settings: the one place that reads slaflow's environment (SLAFLOW_*, TEMPORAL_*)."""
+"""Settings: the one place that reads slaflow's environment (SLAFLOW_*, TEMPORAL_*).
+
+Values only: the store, the archive and the Temporal client are built where a process is wired
+(worker.py, api/app.py, cli.py) from these values."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import cache, cached_property
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
 from pydantic import AliasChoices, BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.envconfig import ClientConfig
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from config import shipped_config_path
 from config.resolve import check_edges
 from sla.durations import parse_duration
 from sla.policy import ConfigError, SlaConfig, parse_config
-from store import Store
-from store.archive import Archive, ArchiveStore, S3Archive
 
 DEFAULT_TASK_QUEUE = "slaflow-tickets"
 
@@ -76,17 +73,6 @@ class Settings(BaseSettings):
     # credentials from the AWS environment); unset: a directory in the data dir.
     archive_url: str | None = None
 
-    def archive(self) -> ArchiveStore:
-        if self.archive_url:
-            return S3Archive(self.archive_url)
-        return Archive(self.data_dir / "archive")
-
-    def store(self) -> Store:
-        """Opens the store, migrating it to the current schema."""
-        if self.database_url:
-            return Store(self.database_url)
-        return Store.at(self.data_dir / "slaflow.sqlite3")
-
     @cached_property
     def sla_config(self) -> SlaConfig:
         return load_config_file(self.config)
@@ -106,24 +92,3 @@ def load_config_file(path: Path) -> SlaConfig:
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return config
-
-
-async def connect_temporal(settings: Settings, address: str | None = None) -> Client:
-    """A client with the pydantic data converter; TLS and API keys from Temporal's env config."""
-    connect_config: dict[str, Any] = dict(ClientConfig.load_client_connect_config())
-    connect_config["target_host"] = (
-        address or settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
-    )
-    connect_config["namespace"] = settings.temporal_namespace
-    connect_config["data_converter"] = pydantic_data_converter
-    if settings.sdk_metrics_port:
-        connect_config["runtime"] = _runtime_with_metrics(settings.sdk_metrics_port)
-    return await Client.connect(**connect_config)
-
-
-@cache
-def _runtime_with_metrics(port: int) -> Runtime:
-    """One runtime per process: the SDK's worker metrics for Prometheus on `port`."""
-    return Runtime(
-        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}"))
-    )

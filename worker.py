@@ -17,6 +17,7 @@ from activities.notify import Notifier
 from activities.sla import SlaActivities
 from settings import Settings
 from store import Store
+from store.archive import open_archive
 from workflows.archive import ArchiveTicketWorkflow
 from workflows.contracts import AvailabilityProbeWorkflow, MonthlyStatementsWorkflow
 from workflows.ticket import TicketWorkflow
@@ -47,9 +48,9 @@ def tuning(settings: Settings) -> dict[str, Any]:
 
 
 def build_worker(client: Client, settings: Settings, store: Store | None = None) -> Worker:
-    store = store or settings.store()
+    store = store or Store.open(settings.database_url, settings.data_dir)
     contracts = ContractActivities(store, settings.sla_config)
-    archive = ArchiveActivities(client, settings.archive())
+    archive = ArchiveActivities(client, open_archive(settings.archive_url, settings.data_dir))
     notifier = Notifier(settings.sla_config.notifications)
     return Worker(
         client,

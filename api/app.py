@@ -30,8 +30,10 @@ from api.routes import (
     tickets,
 )
 from api.schemas import ERRORS
-from settings import Settings, connect_temporal
+from cluster import connect_temporal
+from settings import Settings
 from store import Store
+from store.archive import open_archive
 
 
 def create_app(
@@ -48,13 +50,15 @@ def create_app(
         temporal = client or await connect_temporal(settings)
         app.state.settings = settings
         app.state.keyring = keyring
-        app.state.store = store or await asyncio.to_thread(settings.store)
+        app.state.store = store or await asyncio.to_thread(
+            Store.open, settings.database_url, settings.data_dir
+        )
         app.state.desk = Desk(
             temporal,
             config,
             settings.task_queue,
             timedelta(seconds=settings.max_request_seconds),
-            settings.archive(),
+            open_archive(settings.archive_url, settings.data_dir),
         )
         app.state.notifier = Notifier(config.notifications)
         yield

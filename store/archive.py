@@ -121,3 +121,8 @@ class S3Archive:
         with response["Body"] as body:
             document: dict[str, Any] = json.loads(body.read())
         return document
+
+
+def open_archive(archive_url: str | None, data_dir: Path) -> ArchiveStore:
+    """The S3-compatible archive at `archive_url`, else a directory in the data dir."""
+    return S3Archive(archive_url) if archive_url else Archive(data_dir / "archive")

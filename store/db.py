@@ -111,6 +111,12 @@ class Store:
             self.migrate()
 
     @classmethod
+    def open(cls, database_url: str | None, data_dir: Path) -> Store:
+        """The configured database, else a SQLite file in the data dir; migrated to the
+        current schema."""
+        return cls(database_url) if database_url else cls.at(data_dir / "slaflow.sqlite3")
+
+    @classmethod
     def at(cls, path: Path) -> Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         return cls(sqlite_url(path))

@@ -19,6 +19,7 @@ from temporalio.client import Client
 from api.app import create_app
 from api.deps import get_desk
 from api.errors import not_found
+from cli import open_store
 from config.resolve import policy_snapshot
 from settings import Settings
 from sla.policy import SlaConfig
@@ -78,7 +79,7 @@ def api_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def store(api_settings: Settings) -> Iterator[Store]:
-    opened = api_settings.store()
+    opened = open_store(api_settings)
     yield opened
     opened.close()
 

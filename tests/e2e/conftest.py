@@ -13,6 +13,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from cli import open_store
 from settings import Settings
 from store import Store
 from tests.support.http import API_CONFIG, serve
@@ -36,7 +37,7 @@ def e2e_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def store(e2e_settings: Settings) -> Store:
-    return e2e_settings.store()  # the one the API reads, as `slaflow up` shares it
+    return open_store(e2e_settings)  # the one the API reads, as `slaflow up` shares it
 
 
 @pytest.fixture(scope="session")

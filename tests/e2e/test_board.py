@@ -26,6 +26,7 @@ import yaml
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from cli import open_store
 from settings import Settings
 from tests.support.http import open_ticket, serve
 from tests.support.ports import free_port
@@ -109,7 +110,7 @@ async def board(
         task_queue=f"slaflow-board-{uuid.uuid4().hex[:8]}",
         max_request_seconds=10,
     )
-    store = settings.store()
+    store = open_store(settings)
     worker = build_worker(dev_env.client, settings, store)
     worker_task = asyncio.create_task(worker.run())
     keyed = settings.model_copy(update={"api_keys_file": root / "keys.yaml"})

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -150,14 +151,17 @@ async def test_list_finds_tickets_by_filters(http: httpx.AsyncClient, customer: 
     assert {t["ticket_id"] for t in first["tickets"] + rest.json()["tickets"]} == ids
 
 
+@pytest.mark.parametrize("key", ["comment-1", "k" * 255])
 async def test_duplicate_action_with_the_same_idempotency_key_applies_once(
-    http: httpx.AsyncClient, customer: str
+    http: httpx.AsyncClient, customer: str, key: str
 ) -> None:
+    """Any key the header accepts (up to 255 characters) is the action's request id."""
     tid = (await open_ticket(http, customer))["ticket_id"]
-    key = {"Idempotency-Key": "comment-1"}
     for _ in range(2):
         response = await http.post(
-            f"/tickets/{tid}/comments", json={"author": "alice", "body": "hi"}, headers=key
+            f"/tickets/{tid}/comments",
+            json={"author": "alice", "body": "hi"},
+            headers={"Idempotency-Key": key},
         )
         assert response.status_code == 200
     assert len(response.json()["comments"]) == 1

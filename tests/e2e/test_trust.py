@@ -28,8 +28,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from cli import dev_server_args
-from settings import Settings, connect_temporal
+from cli import dev_server_args, open_store
+from cluster import connect_temporal
+from settings import Settings
 from sla.actions import Comment
 from store import Store
 from tests.support.http import open_ticket
@@ -120,7 +121,7 @@ class OwnStack:
             except RuntimeError:
                 assert time.monotonic() < deadline, "the dev server never accepted a client"
                 await asyncio.sleep(0.25)
-        self.store = await asyncio.to_thread(self.settings.store)
+        self.store = await asyncio.to_thread(open_store, self.settings)
         self.worker = build_worker(self.client, self.settings, self.store)
         self.worker_task = asyncio.create_task(self.worker.run())
         self.api = uvicorn.Server(

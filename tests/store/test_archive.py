@@ -12,7 +12,7 @@ from unittest import mock
 import pytest
 
 from settings import Settings
-from store.archive import Archive, ArchiveStore, S3Archive
+from store.archive import Archive, ArchiveStore, S3Archive, open_archive
 
 boto3 = pytest.importorskip("boto3")
 moto_server = pytest.importorskip("moto.server")
@@ -149,8 +149,8 @@ def test_settings_choose_the_archive(
     archive_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SLAFLOW_ARCHIVE_URL", raising=False)
-    assert isinstance(Settings(archive_url=archive_url).archive(), S3Archive)
-    directory = Settings(data_dir=tmp_path).archive()
+    assert isinstance(archive_of(Settings(archive_url=archive_url)), S3Archive)
+    directory = archive_of(Settings(data_dir=tmp_path))
     assert isinstance(directory, Archive)
     assert directory.directory == tmp_path / "archive"
 
@@ -159,9 +159,14 @@ def test_settings_read_the_archive_url_from_the_environment(
     archive_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLAFLOW_ARCHIVE_URL", archive_url)
-    assert isinstance(Settings().archive(), S3Archive)
+    assert isinstance(archive_of(Settings()), S3Archive)
     monkeypatch.delenv("SLAFLOW_ARCHIVE_URL")
-    assert isinstance(Settings().archive(), Archive)
+    assert isinstance(archive_of(Settings()), Archive)
+
+
+def archive_of(settings: Settings) -> ArchiveStore:
+    """As the worker and the API open it."""
+    return open_archive(settings.archive_url, settings.data_dir)
 
 
 @pytest.mark.parametrize(
