@@ -1,4 +1,4 @@
-"""Access control (API.md "Access") where no ticket takes part: keys and roles on every
+"""Access control (docs/api.md, "Access") where no ticket takes part: keys and roles on every
 endpoint, the schema and docs pages, the keys file, the bind check. The app runs in-process
 without Temporal; the rows that open, list or act on tickets are in tests/e2e/test_access.py.
 """
@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from api.app import create_app
 from cli import _check_bind
 from settings import Settings
+from sla.actions import ACTIONS
 from sla.policy import ConfigError
 from tests.support.access import (
     MINE,
@@ -162,3 +163,15 @@ def test_only_loopback_may_be_served_without_keys(
             _check_bind(settings)
     else:
         _check_bind(settings)
+
+
+def test_the_access_table_covers_every_action_of_the_registry_as_it_says() -> None:
+    """A new action in sla/actions.py must get its row here: staff may do every action, and a
+    customer key exactly those the registry opens to customers."""
+    rows = {(method, path): statuses for _, method, path, _, _, statuses in ROWS}
+    for kind in ACTIONS:
+        statuses = rows.get((kind.method, T + kind.path))
+        assert statuses is not None, f"no access row for {kind.name}"
+        admin, agent, customer, _ = statuses
+        assert (admin, agent) == (200, 200), kind.name
+        assert (customer == 200) == (kind.customer_field is not None), kind.name

@@ -1,4 +1,4 @@
-"""Access control (API.md "Access"): API keys with roles, against a real worker and Temporal.
+"""Access control (docs/api.md, "Access"): API keys with roles, against a real worker and Temporal.
 
 A second app with a keys file runs in-process on the same task queue as the `api_url` fixture's
 worker, so tickets really run. Tickets are opened with the admin key; acme-e2e is the customer

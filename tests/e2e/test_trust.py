@@ -41,7 +41,7 @@ pytestmark = pytest.mark.e2e
 
 SHIPPED_TARGETS = {"P1": timedelta(minutes=15), "P2": timedelta(hours=1), "P3": timedelta(hours=4)}
 MAX_REQUEST_SECONDS = 3.0
-# API.md's promise under an outage: an answer (503) within the request budget plus slack.
+# docs/api.md's promise under an outage: an answer (503) within the request budget plus slack.
 OUTAGE_ANSWER_SECONDS = MAX_REQUEST_SECONDS + 2
 
 
@@ -206,7 +206,7 @@ class SlowOutageAnswer(AssertionError):
 
 
 def wrong_outage_answers(answers: dict[str, Answer]) -> list[str]:
-    """What breaks API.md's error contract under an outage: anything but 503 with a detail."""
+    """What breaks docs/api.md's error contract under an outage: anything but 503 with a detail."""
     wrong = []
     for name, answer in answers.items():
         detail = answer.body.get("detail") if isinstance(answer.body, dict) else None
@@ -399,7 +399,7 @@ async def test_fifty_concurrent_actions_each_answer_200_or_409_and_exactly_the_2
 async def read_when_served(
     http: httpx.AsyncClient, ticket_id: str, deadline: float
 ) -> tuple[dict[str, Any], int]:
-    """GET a ticket; a 503 (API.md: Temporal slow, retry) is retried until `deadline`.
+    """GET a ticket; a 503 (docs/api.md: Temporal slow, retry) is retried until `deadline`.
     Returns the ticket and how many 503s it took."""
     unavailable = 0
     while True:

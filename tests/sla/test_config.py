@@ -1,4 +1,4 @@
-"""parse_config: the shipped SLA, the minimal file of API.md, and bad files named by key path."""
+"""parse_config: the shipped SLA, a minimal file, and bad files named by key path."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Access control's shared parts (API.md "Access"): a keys file with every role, the table of
+"""Access control's shared parts (docs/api.md, "Access"): a keys file with every role, the table of
 every endpoint with the status each caller gets, and calls made with a role's key.
 
 tests/api runs the rows no ticket takes part in, against the app without Temporal; tests/e2e
@@ -59,7 +59,7 @@ ROWS: list[Row] = [
      "&end=2026-01-06T00:00:00Z", None, (), (200, 200, 403, None)),
     ("report", "GET", "/reports/sla?from=2025-12-01&to=2025-12-31", None, (),
      (200, 200, 403, None)),
-    # API.md does not name statements for agents; the product lets staff read every one.
+    # Staff read every customer's statement (docs/api.md, "Access").
     ("statement", "GET", "/customers/{customer}/statement?month=2025-12", None, (),
      (200, 200, 200, 404)),
     ("availability", "GET", "/availability?month=2025-12", None, (), (200, 200, 403, None)),
