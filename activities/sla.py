@@ -23,7 +23,7 @@ def count(effect: Effect) -> None:
         telemetry.ESCALATIONS.labels(str(effect.level)).inc()
     elif effect.kind is EffectKind.WARNING:
         telemetry.WARNINGS.labels(effect.metric.value).inc()
-    if effect.kind in (EffectKind.PENALTY, EffectKind.REWARD) and effect.unit is not None:
+    if RECORDED[effect.kind].ledger == "credit" and effect.unit is not None:
         telemetry.CREDITS.labels(effect.kind.value, effect.unit).inc()
 
 

@@ -89,6 +89,10 @@ class ActionKind(Generic[A]):
     # the field its customer id is stamped into (a customer speaks for itself, on its own ticket).
     customer_field: str | None = None
 
+    def __post_init__(self) -> None:
+        if not self.body_required:
+            self.model()  # a bodiless request must make a valid action: fails at import if not
+
     def empty(self) -> A:
         """The action a bodiless request stands for."""
         return self.model()

@@ -148,15 +148,6 @@ class Store:
 
     # -- written by activities -----------------------------------------------------------
 
-    def record_effect(self, effect: Effect) -> bool:
-        """An escalation or warning (a notification), a penalty or reward (a credit), once."""
-        with self.engine.begin() as connection:  # no ORM on the hot path
-            return self._insert_once(connection, effect)
-
-    def record_ticket(self, outcome: TicketOutcome) -> None:
-        with self.engine.begin() as connection:  # no ORM on the hot path
-            self._upsert_ticket(connection, outcome)
-
     def record_changes(self, changes: TicketChanges) -> list[bool]:
         """A workflow task's effects, each once by key (True where this call recorded it
         first), and the ticket's row: one transaction, so a breach is one commit."""

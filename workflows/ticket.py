@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -41,16 +40,41 @@ CALENDAR_MARGIN = timedelta(days=60)
 # current revision. Workers are upgraded before the API starts tickets under a newer one.
 REVISION = 1
 
-F = TypeVar("F", bound=Callable[..., Any])
+W = TypeVar("W", bound=type)
 
 
-def _taking(model: type[Action], returns: type | None, handler: F) -> F:
-    """Give a handler made for one action kind the types the SDK decodes and encodes by."""
-    handler.__annotations__ = {"action": model, "return": returns}
-    return handler
+def _handles_actions(cls: W) -> W:
+    """One Update (validated, answered with the new state) and one Signal (fire and forget, for
+    producers that cannot wait) per action of the registry, under its Temporal name. Made once,
+    as the class is defined, so they are the class's own handlers: messages that wait in a
+    ticket's first task are handled in the order they came, as any declared handler's are."""
+    for kind in ACTIONS:
+        _declare_handlers(cls, kind)
+    return cls
+
+
+def _declare_handlers(cls: type, kind: ActionKind[Any]) -> None:
+    def update(self: TicketWorkflow, action: Action) -> TicketState:
+        return self._act(action)
+
+    def validate(self: TicketWorkflow, action: Action) -> None:
+        self._validate(action)
+
+    def signal(self: TicketWorkflow, action: Action) -> None:
+        self._act_quietly(kind.name, action)
+
+    for handler, returns in ((update, TicketState), (validate, None), (signal, None)):
+        # The SDK decodes a message into its handler's annotated type: the kind's model.
+        handler.__annotations__ = {"action": kind.model, "return": returns}
+        handler.__name__ = handler.__qualname__ = f"{kind.name}_{handler.__name__}"
+    declared = workflow.update(name=kind.name)(update)
+    declared.validator(validate)
+    setattr(cls, kind.name, declared)
+    setattr(cls, f"{kind.name}_signal", workflow.signal(name=kind.name)(signal))
 
 
 @workflow.defn(name="TicketWorkflow")
+@_handles_actions
 class TicketWorkflow:
     @workflow.init
     def __init__(self, new: OpenTicket) -> None:
@@ -60,13 +84,6 @@ class TicketWorkflow:
         self._in_flight: list[asyncio.Future[Any]] = []
         self._indexed: IndexValues | None = None
         self._recorded: TicketOutcome | None = None
-        # One Update (validated, answered with the new state) and one Signal (fire and forget,
-        # for producers that cannot wait) per action of the registry, under its Temporal name.
-        for kind in ACTIONS:
-            workflow.set_update_handler(
-                kind.name, self._update_for(kind), validator=self._validator_for(kind)
-            )
-            workflow.set_signal_handler(kind.name, self._signal_for(kind))
 
     @workflow.run
     async def run(self, new: OpenTicket) -> TicketState:
@@ -233,30 +250,18 @@ class TicketWorkflow:
     def state(self) -> TicketState:
         return self._ticket.state
 
-    def _update_for(self, kind: ActionKind[Any]) -> Callable[[Action], TicketState]:
-        def update(action: Action) -> TicketState:
-            return self._act(action)
+    def _validate(self, action: Action) -> None:
+        try:
+            self._ticket.check(action)
+        except ActionRejected as exc:
+            raise _rejected(exc) from None
 
-        return _taking(kind.model, TicketState, update)
-
-    def _validator_for(self, kind: ActionKind[Any]) -> Callable[[Action], None]:
-        def validate(action: Action) -> None:
-            try:
-                self._ticket.check(action)
-            except ActionRejected as exc:
-                raise _rejected(exc) from None
-
-        return _taking(kind.model, None, validate)
-
-    def _signal_for(self, kind: ActionKind[Any]) -> Callable[[Action], None]:
-        def signal(action: Action) -> None:
-            """Signals cannot be refused: one that the state does not allow changes nothing."""
-            try:
-                self._act(action)
-            except ApplicationError as exc:
-                workflow.logger.info("ignored signal %s: %s", kind.name, exc.message)
-
-        return _taking(kind.model, None, signal)
+    def _act_quietly(self, name: str, action: Action) -> None:
+        """Signals cannot be refused: one that the state does not allow changes nothing."""
+        try:
+            self._act(action)
+        except ApplicationError as exc:
+            workflow.logger.info("ignored signal %s: %s", name, exc.message)
 
     def _act(self, action: Action) -> TicketState:
         try:

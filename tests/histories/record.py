@@ -26,10 +26,10 @@ from sla.actions import ChangeTicket, Close, Comment, Pause, Reopen, Resolve, Re
 from sla.notifications import NotificationsConfig
 from sla.policy import PolicySnapshot, SlaConfig, parse_config
 from sla.priorities import Priority
-from sla.ticket import OpenTicket, Ticket
+from sla.ticket import Ticket
 from store import Store
 from tests.support.receiver import Receiver
-from tests.support.workflows import act, open_ticket, signal, ticket_worker
+from tests.support.workflows import act, new_ticket, open_ticket, signal, ticket_worker
 from workflows.search_attributes import ALL_KEYS, initial_search_attributes
 from workflows.ticket import REVISION, TicketWorkflow
 
@@ -174,15 +174,7 @@ async def indexed_every_action() -> WorkflowHistory:
     config = contract({"response": "2s", "resolution": "30s"}, ["breach", "resolved"], 0.9)
     async with stack(indexed=True, notifications=config.notifications) as (_, client):
         now = datetime.now(UTC)
-        new = OpenTicket(
-            ticket_id="indexed",
-            customer_id="acme",
-            title="Printer on fire",
-            priority=Priority.P1,
-            policy=policy_snapshot(config, now, "acme"),
-            opened_at=now,
-            revision=REVISION,
-        )
+        new = new_ticket(policy_snapshot(config, now, "acme"), ticket_id="indexed", opened_at=now)
         handle = await client.start_workflow(
             TicketWorkflow.run,
             new,

@@ -33,10 +33,16 @@ def penalty(ticket: str = "T-1", metric: Metric = Metric.RESPONSE, cycle: int = 
     )
 
 
+def record(store: Store, effect: Effect) -> bool:
+    """One effect as a workflow task records it; True where this call recorded it first."""
+    [first] = store.record_changes(TicketChanges(effects=[effect], outcome=outcome()))
+    return first
+
+
 def test_a_credit_is_recorded_once_however_often_it_is_sent(store: Store) -> None:
-    assert store.record_effect(penalty()) is True
-    assert store.record_effect(penalty()) is False
-    assert store.record_effect(penalty(cycle=2)) is True
+    assert record(store, penalty()) is True
+    assert record(store, penalty()) is False
+    assert record(store, penalty(cycle=2)) is True
     rows = store.credits("acme", AT - timedelta(days=1), AT + timedelta(days=1))
     assert [(r.cycle, r.amount, r.unit) for r in rows] == [
         (1, "200.000", "EUR"),
@@ -48,7 +54,7 @@ def test_concurrent_retries_of_one_credit_record_it_once(store: Store) -> None:
     results: list[bool] = []
 
     def send() -> None:
-        results.append(store.record_effect(penalty(ticket="T-race")))
+        results.append(record(store, penalty(ticket="T-race")))
 
     threads = [threading.Thread(target=send) for _ in range(8)]
     for thread in threads:
@@ -59,7 +65,7 @@ def test_concurrent_retries_of_one_credit_record_it_once(store: Store) -> None:
 
 
 def test_times_come_back_as_aware_utc(store: Store) -> None:
-    store.record_effect(penalty())
+    record(store, penalty())
     [row] = store.credits("acme", AT - timedelta(hours=1), AT + timedelta(hours=1))
     assert row.at == AT and row.at.utcoffset() == timedelta(0)
 
@@ -77,8 +83,8 @@ def outcome(**changes: object) -> TicketOutcome:
 
 
 def test_ticket_outcome_is_kept_current(store: Store) -> None:
-    store.record_ticket(outcome())
-    store.record_ticket(outcome(status="closed", closed_at=AT))
+    store.record_changes(TicketChanges(outcome=outcome()))
+    store.record_changes(TicketChanges(outcome=outcome(status="closed", closed_at=AT)))
     row = store.ticket("T-1")
     assert row is not None and (row.status, row.closed_at) == ("closed", AT)
     assert store.tickets_opened("acme", AT - timedelta(days=1), AT + timedelta(days=1)) == 1
@@ -125,6 +131,6 @@ def test_incidents_overlapping_a_window_are_found_and_can_be_ended(store: Store)
 
 
 def test_migrating_again_changes_nothing(store: Store) -> None:
-    store.record_effect(penalty())
+    record(store, penalty())
     store.migrate()
     assert len(store.events("T-1")) == 1

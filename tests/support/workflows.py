@@ -80,6 +80,18 @@ async def _stop(handle: WorkflowHandle[Any, Any]) -> None:
         await handle.terminate("test over")
 
 
+def new_ticket(policy: PolicySnapshot, **fields: Any) -> OpenTicket:
+    """A ticket's start input: acme's printer on fire, P1, a fresh id; `fields` change any."""
+    values: dict[str, Any] = {
+        "ticket_id": f"t-{uuid.uuid4().hex[:10]}",
+        "customer_id": "acme",
+        "title": "Printer on fire",
+        "priority": Priority.P1,
+        "policy": policy,
+    }
+    return OpenTicket(**(values | fields))
+
+
 async def open_ticket(
     client: Client,
     task_queue: str,
@@ -88,19 +100,11 @@ async def open_ticket(
     opened_at: datetime | None = None,
     revision: int = REVISION,
 ) -> WorkflowHandle[TicketWorkflow, TicketState]:
-    ticket_id = f"t-{uuid.uuid4().hex[:10]}"
+    new = new_ticket(policy, priority=priority, opened_at=opened_at, revision=revision)
     handle = await client.start_workflow(
         TicketWorkflow.run,
-        OpenTicket(
-            ticket_id=ticket_id,
-            customer_id="acme",
-            title="Printer on fire",
-            priority=priority,
-            policy=policy,
-            opened_at=opened_at,
-            revision=revision,
-        ),
-        id=f"ticket-{ticket_id}",
+        new,
+        id=f"ticket-{new.ticket_id}",
         task_queue=task_queue,
     )
     _opened.setdefault(task_queue, []).append(handle)

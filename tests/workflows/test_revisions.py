@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,9 +21,9 @@ from temporalio.testing import WorkflowEnvironment
 from sla.actions import ACTIONS
 from sla.policy import PolicySnapshot
 from sla.priorities import Priority
-from sla.ticket import OpenTicket, Ticket
+from sla.ticket import Ticket
 from store import Store
-from tests.support.workflows import open_ticket, state_of, ticket_worker
+from tests.support.workflows import new_ticket, open_ticket, state_of, ticket_worker
 from workflows.search_attributes import initial_search_attributes
 from workflows.ticket import REVISION, TicketWorkflow
 
@@ -63,15 +62,7 @@ def _name(event: HistoryEvent, kind: str) -> str:
 async def test_a_new_ticket_first_task_only_records_it_and_starts_its_timer(
     dev_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, tmp_path: Path
 ) -> None:
-    new = OpenTicket(
-        ticket_id=f"rev-{uuid.uuid4().hex[:8]}",
-        customer_id="acme",
-        title="Printer on fire",
-        priority=Priority.P2,
-        policy=standard_policy,
-        opened_at=datetime.now(UTC),
-        revision=REVISION,
-    )
+    new = new_ticket(standard_policy, priority=Priority.P2, opened_at=datetime.now(UTC))
     state = Ticket.open(new, new.opened_at or datetime.now(UTC)).state
     async with ticket_worker(dev_env.client, task_queue, Store.at(tmp_path / "l.db")):
         handle = await dev_env.client.start_workflow(
@@ -121,14 +112,7 @@ async def test_a_ticket_of_a_newer_revision_waits_for_a_worker_that_knows_it(
 ) -> None:
     """Started by a newer API than this worker: its first task fails (and is retried) rather
     than run the ticket under commands it was not started for."""
-    new = OpenTicket(
-        ticket_id=f"rev-{uuid.uuid4().hex[:8]}",
-        customer_id="acme",
-        title="From the future",
-        priority=Priority.P2,
-        policy=standard_policy,
-        revision=REVISION + 1,
-    )
+    new = new_ticket(standard_policy, revision=REVISION + 1)
     async with ticket_worker(dev_env.client, task_queue, Store.at(tmp_path / "l.db")):
         handle = await dev_env.client.start_workflow(
             TicketWorkflow.run, new, id=f"ticket-{new.ticket_id}", task_queue=task_queue

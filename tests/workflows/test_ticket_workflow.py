@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,10 +14,9 @@ from temporalio.testing import WorkflowEnvironment
 from sla.actions import Close, Comment, Resolve, Respond
 from sla.clock import ClockState
 from sla.policy import PolicySnapshot
-from sla.priorities import Priority
-from sla.ticket import OpenTicket, TicketStatus
+from sla.ticket import TicketStatus
 from store import Store
-from tests.support.workflows import act, open_ticket, signal, state_of, ticket_worker
+from tests.support.workflows import act, new_ticket, open_ticket, signal, state_of, ticket_worker
 from workflows.ticket import TicketWorkflow
 
 
@@ -143,23 +141,18 @@ async def test_duplicate_signals_change_the_ticket_once(
     assert len(state.comments) == 1
 
 
-async def test_a_signal_sent_before_the_first_task_is_applied(
+async def test_signals_sent_before_the_first_task_are_applied_in_the_order_they_came(
     time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, store: Store
 ) -> None:
-    """The handlers are registered as the ticket starts: a Signal already waiting in the first
-    workflow task (sent before any worker ran the ticket) is buffered, then applied."""
-    new = OpenTicket(
-        ticket_id=f"early-{uuid.uuid4().hex[:8]}",
-        customer_id="acme",
-        title="Printer on fire",
-        priority=Priority.P2,
-        policy=standard_policy,
-    )
+    """Signals already waiting in the ticket's first workflow task (sent before any worker ran
+    it) are applied in the order they came, whatever their kinds' order in the registry."""
+    new = new_ticket(standard_policy)
     handle = await time_env.client.start_workflow(
         TicketWorkflow.run, new, id=f"ticket-{new.ticket_id}", task_queue=task_queue
     )
     try:
         await signal(handle, Comment(author="bob", body="first!"))
+        await signal(handle, Respond(agent_id="alice"))
         async with ticket_worker(time_env.client, task_queue, store):
             state = await state_of(handle)
             await handle.terminate("test over")
@@ -168,4 +161,4 @@ async def test_a_signal_sent_before_the_first_task_is_applied(
             await handle.terminate("test over")
 
     assert [c.body for c in state.comments] == ["first!"]
-    assert [e.kind for e in state.timeline] == ["opened", "commented"]
+    assert [e.kind for e in state.timeline] == ["opened", "commented", "responded"]
