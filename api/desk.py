@@ -29,6 +29,7 @@ from api.schemas import TicketCreate, TicketSummary
 from config.resolve import policy_snapshot
 from sla.actions import Action, ActionRejected, kind_of
 from sla.policy import SlaConfig
+from sla.state import CommentsPage, CommentsWanted
 from sla.ticket import OpenTicket, Ticket, TicketState
 from store.archive import ArchiveStore
 from workflows import search_attributes as sa
@@ -149,7 +150,24 @@ class Desk:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 archived = await self.archived(ticket_id)
                 if archived is not None and archived.get("final_state"):
-                    return TicketState.model_validate(archived["final_state"])
+                    return TicketState.model_validate(archived["final_state"]).shown()
+            raise from_rpc(exc, ticket_id) from None
+        except WorkflowQueryFailedError as exc:
+            raise temporal_unavailable(f"the ticket could not be read ({exc.message})") from None
+
+    @bounded
+    async def comments(self, ticket_id: str, wanted: CommentsWanted) -> CommentsPage:
+        """A page of a ticket's comments, from Temporal, else from its archive."""
+        try:
+            return await self._handle(ticket_id).query(
+                TicketWorkflow.comments, wanted, rpc_timeout=self.timeout
+            )
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                archived = await self.archived(ticket_id)
+                if archived is not None and archived.get("final_state"):
+                    final = TicketState.model_validate(archived["final_state"])
+                    return CommentsPage.of(final, wanted)
             raise from_rpc(exc, ticket_id) from None
         except WorkflowQueryFailedError as exc:
             raise temporal_unavailable(f"the ticket could not be read ({exc.message})") from None

@@ -99,7 +99,9 @@ class Ticket(BaseModel):
     escalation_level: int
     escalations: list[EscalationOut]
     credits: list[CreditOut]
+    # The last 50 comments; `comment_count` is all of them (GET /tickets/{id}/comments).
     comments: list[CommentOut]
+    comment_count: int
 
     @classmethod
     def of(cls, state: TicketState) -> Ticket:
@@ -122,6 +124,7 @@ class Ticket(BaseModel):
                     "closed_at",
                     "ever_breached",
                     "escalation_level",
+                    "comment_count",
                 }
             ),
             response=ClockOut.of(state.response),
@@ -158,6 +161,14 @@ class TimelineEntryOut(BaseModel):
     kind: str
     actor: str | None
     detail: dict[str, JsonValue]
+
+
+class CommentPage(BaseModel):
+    ticket_id: str
+    comments: list[CommentOut]
+    comment_count: int
+    # Pass it back as `page_token` for the next page; null on the last.
+    next_page_token: str | None
 
 
 class Timeline(BaseModel):

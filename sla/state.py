@@ -47,10 +47,34 @@ class TimelineEntry(BaseModel):
     detail: dict[str, JsonValue] = {}
 
 
+# A ticket's comments are bounded, so its state (carried whole across continue-as-new, and the
+# workflow's result) stays far below Temporal's 2 MB payload limit.
+COMMENT_LIMIT = 1_000
+COMMENT_TEXT_LIMIT = 1024 * 1024  # bytes of comment text in all, as encoded in the state
+COMMENTS_SHOWN = 50
+
+
 class CommentRecord(BaseModel):
     at: datetime
     author: str
     body: str
+
+
+class CommentsWanted(BaseModel):
+    """A page of a ticket's comments, oldest first: `size` of them from position `start`."""
+
+    start: int = Field(default=0, ge=0)
+    size: int = Field(default=100, ge=1, le=COMMENT_LIMIT)
+
+
+class CommentsPage(BaseModel):
+    comments: list[CommentRecord]
+    total: int
+
+    @classmethod
+    def of(cls, state: TicketState, wanted: CommentsWanted) -> CommentsPage:
+        window = state.comments[wanted.start : wanted.start + wanted.size]
+        return cls(comments=window, total=len(state.comments))
 
 
 class OpenTicket(BaseModel):
@@ -92,10 +116,21 @@ class TicketState(BaseModel):
     escalations: list[EscalationRecord] = []
     credits: list[CreditRecord] = []
     comments: list[CommentRecord] = []
+    # Every comment ever made and their text's encoded size: `comments` may show only the last.
+    comment_count: int = 0
+    comment_bytes: int = 0
     timeline: list[TimelineEntry] = []
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     request_ids: list[str] = []
+
+    def shown(self) -> TicketState:
+        """The state as queries and Updates answer it: the last COMMENTS_SHOWN comments, so an
+        answer stays small however many comments the ticket holds (GET .../comments pages
+        through all of them)."""
+        if len(self.comments) <= COMMENTS_SHOWN:
+            return self
+        return self.model_copy(update={"comments": self.comments[-COMMENTS_SHOWN:]})
 
 
 OpenTicket.model_rebuild()

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Generic
 
 from pydantic import JsonValue
+from pydantic_core import to_json
 
 from sla import actions as do
 from sla.actions import ACTIONS, A, Action, ActionRejected
@@ -19,6 +20,8 @@ from sla.clock import ClockState, Metric, SlaClock
 from sla.effects import Effect, EffectKind
 from sla.policy import PolicySnapshot
 from sla.state import (
+    COMMENT_LIMIT,
+    COMMENT_TEXT_LIMIT,
     CommentRecord,
     CreditRecord,
     EscalationRecord,
@@ -38,6 +41,12 @@ __all__ = [
     "TicketStatus",
     "TimelineEntry",
 ]
+
+
+def encoded_size(text: str) -> int:
+    """What a text weighs in the ticket's JSON state: UTF-8 with escapes, without the quotes."""
+    return len(to_json(text)) - 2
+
 
 # How many recent request ids a ticket remembers to make retried actions harmless.
 REQUEST_ID_MEMORY = 256
@@ -446,9 +455,19 @@ class Ticket:
     def _check_comment(self, action: do.Comment) -> None:
         if self.state.status is TicketStatus.CLOSED:
             raise ActionRejected("cannot comment: the ticket is closed")
+        if self.state.comment_count >= COMMENT_LIMIT:
+            raise ActionRejected(
+                f"cannot comment: the ticket has {COMMENT_LIMIT} comments, the most it takes"
+            )
+        if self.state.comment_bytes + encoded_size(action.body) > COMMENT_TEXT_LIMIT:
+            raise ActionRejected(
+                "cannot comment: the ticket's comments would pass 1 MiB of text, the most it takes"
+            )
 
     def _comment(self, action: do.Comment, now: datetime) -> list[Effect]:
         self.state.comments.append(CommentRecord(at=now, author=action.author, body=action.body))
+        self.state.comment_count += 1
+        self.state.comment_bytes += encoded_size(action.body)
         self._record(now, "commented", action.author, length=len(action.body))
         return []
 

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from sla.notifications import Delivery
     from sla.outcome import TicketChanges, TicketOutcome, outcome_of
     from sla.schedules import ArchiveRequest
+    from sla.state import CommentsPage, CommentsWanted
     from sla.ticket import OpenTicket, Ticket, TicketState
     from workflows import retries
     from workflows.search_attributes import (
@@ -248,7 +249,11 @@ class TicketWorkflow:
 
     @workflow.query(name="state")
     def state(self) -> TicketState:
-        return self._ticket.state
+        return self._ticket.state.shown()
+
+    @workflow.query(name="comments")
+    def comments(self, wanted: CommentsWanted) -> CommentsPage:
+        return CommentsPage.of(self._ticket.state, wanted)
 
     def _validate(self, action: Action) -> None:
         try:
@@ -270,7 +275,7 @@ class TicketWorkflow:
             # Another update changed the ticket between this one's validation and its turn.
             raise _rejected(exc) from None
         self._changed = True
-        return self._ticket.state
+        return self._ticket.state.shown()
 
 
 def _rejected(exc: ActionRejected) -> ApplicationError:

@@ -17,6 +17,8 @@ from api.deps import DeskDep
 from api.desk import Desk, workflow_id
 from api.errors import ApiError, from_rpc, not_found, temporal_unavailable
 from api.schemas import (
+    CommentOut,
+    CommentPage,
     History,
     HistoryRun,
     Ticket,
@@ -27,6 +29,7 @@ from api.schemas import (
 )
 from sla.actions import ACTIONS, ID_PATTERN, REQUEST_ID_LIMIT, Action, ActionKind
 from sla.priorities import Priority
+from sla.state import COMMENT_LIMIT, CommentsWanted
 from sla.ticket import TicketState, TicketStatus
 from store.history import fetch_runs
 
@@ -179,6 +182,34 @@ def _add_action_route(kind: ActionKind[Any]) -> None:
 
 for _kind in ACTIONS:
     _add_action_route(_kind)
+
+
+def _comment_offset(page_token: str) -> int:
+    raw = decode_page_token(page_token)
+    if not raw.isdigit():  # a valid token of another list
+        raise ApiError(422, "invalid page_token: pass back next_page_token exactly as received")
+    return int(raw)
+
+
+@router.get("/{ticket_id}/comments", response_model=CommentPage)
+async def comments(
+    ticket_id: TicketIdPath,
+    desk: DeskDep,
+    principal: PrincipalDep,
+    page_size: Annotated[int, Query(ge=1, le=COMMENT_LIMIT)] = 100,
+    page_token: Annotated[str | None, Query(max_length=64)] = None,
+) -> CommentPage:
+    """Every comment of the ticket, oldest first, a page at a time."""
+    await readable(desk, principal, ticket_id)
+    start = _comment_offset(page_token) if page_token else 0
+    page = await desk.comments(ticket_id, CommentsWanted(start=start, size=page_size))
+    end = start + len(page.comments)
+    return CommentPage(
+        ticket_id=ticket_id,
+        comments=[CommentOut(**c.model_dump()) for c in page.comments],
+        comment_count=page.total,
+        next_page_token=encode_page_token(str(end).encode()) if end < page.total else None,
+    )
 
 
 @router.get("/{ticket_id}/timeline", response_model=Timeline)

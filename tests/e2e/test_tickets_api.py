@@ -201,3 +201,26 @@ async def test_healthz_is_503_while_no_worker_polls(
     assert response.status_code == 503
     assert response.json()["status"] == "starting"
     assert "no worker" in response.json()["detail"]
+
+
+async def test_comments_page_through_every_comment_and_the_ticket_counts_them(
+    http: httpx.AsyncClient, customer: str
+) -> None:
+    tid = (await open_ticket(http, customer))["ticket_id"]
+    await open_ticket(http, customer)  # two at least, so the listing has a next page
+    for n in range(3):
+        await http.post(f"/tickets/{tid}/comments", json={"author": "bob", "body": f"c{n}"})
+    ticket = (await http.get(f"/tickets/{tid}")).json()
+    first = (await http.get(f"/tickets/{tid}/comments", params={"page_size": 2})).json()
+    rest = await http.get(
+        f"/tickets/{tid}/comments", params={"page_size": 2, "page_token": first["next_page_token"]}
+    )
+    listing = (await http.get("/tickets", params={"page_size": 1})).json()["next_page_token"]
+    foreign = await http.get(f"/tickets/{tid}/comments", params={"page_token": listing})
+    mangled = await http.get(f"/tickets/{tid}/comments", params={"page_token": "abc"})
+
+    assert ticket["comment_count"] == 3
+    assert [c["body"] for c in first["comments"]] == ["c0", "c1"]
+    assert [c["body"] for c in rest.json()["comments"]] == ["c2"]
+    assert rest.json()["next_page_token"] is None and rest.json()["comment_count"] == 3
+    assert foreign.status_code == 422 and mangled.status_code == 422

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from sla.actions import (
+    TEXT_LIMIT,
     Action,
     ActionRejected,
     ChangeTicket,
@@ -21,7 +22,8 @@ from sla.actions import (
 )
 from sla.clock import ClockState, Metric
 from sla.effects import EffectKind
-from sla.ticket import OpenTicket, Ticket, TicketStatus
+from sla.state import COMMENT_LIMIT, COMMENT_TEXT_LIMIT, COMMENTS_SHOWN
+from sla.ticket import OpenTicket, Ticket, TicketStatus, encoded_size
 from tests.support.rules import FULL, PAUSE, RESOLVE, RESPOND, SHIPPED, T0, at, open_ticket
 
 
@@ -304,6 +306,41 @@ def test_comment_is_allowed_on_a_resolved_ticket() -> None:
     ticket = resolved()
     ticket.apply(Comment(author="bob", body="thanks"), at(5))
     assert [c.body for c in ticket.state.comments] == ["thanks"]
+
+
+def test_a_ticket_takes_at_most_its_comment_limit_and_keeps_working() -> None:
+    ticket = open_ticket()
+    for n in range(COMMENT_LIMIT):
+        ticket.apply(Comment(author="bob", body=f"c{n}"), at(1))
+    with pytest.raises(ActionRejected, match="1000 comments, the most it takes"):
+        ticket.check(Comment(author="bob", body="one more"))
+    ticket.apply(RESPOND, at(2))
+    ticket.apply(RESOLVE, at(3))
+    ticket.apply(Close(), at(4))
+    assert ticket.state.comment_count == COMMENT_LIMIT == len(ticket.state.comments)
+    assert ticket.state.status is TicketStatus.CLOSED
+
+
+def test_comment_text_is_capped_as_encoded_not_as_typed() -> None:
+    """Control characters weigh six bytes each in the JSON state: the cap counts that."""
+    ticket = open_ticket()
+    heavy = "\x01" * TEXT_LIMIT  # 10,000 characters, 60,000 bytes encoded
+    for _ in range(COMMENT_TEXT_LIMIT // encoded_size(heavy)):
+        ticket.apply(Comment(author="bob", body=heavy), at(1))
+    with pytest.raises(ActionRejected, match="pass 1 MiB of text"):
+        ticket.check(Comment(author="bob", body=heavy))
+    assert ticket.state.comment_bytes <= COMMENT_TEXT_LIMIT
+    assert len(ticket.state.model_dump_json()) < 2 * COMMENT_TEXT_LIMIT  # far below 2 MB
+
+
+def test_the_state_shown_carries_the_last_comments_and_the_count() -> None:
+    ticket = open_ticket()
+    for n in range(COMMENTS_SHOWN + 7):
+        ticket.apply(Comment(author="bob", body=f"c{n}"), at(1))
+    shown = ticket.state.shown()
+    assert [c.body for c in shown.comments] == [f"c{n}" for n in range(7, COMMENTS_SHOWN + 7)]
+    assert shown.comment_count == COMMENTS_SHOWN + 7
+    assert len(ticket.state.comments) == COMMENTS_SHOWN + 7  # the ticket keeps them all
 
 
 # -- idempotency ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from temporalio.worker import Replayer
 from sla.actions import Comment, Respond
 from sla.policy import PolicySnapshot
 from sla.priorities import Priority
+from sla.state import COMMENTS_SHOWN, CommentsWanted
 from sla.ticket import OpenTicket, Ticket
 from store import Store
 from store.history import fetch_runs
@@ -77,6 +78,7 @@ async def test_ticket_with_hundreds_of_comments_continues_as_new_with_all_its_st
         for n in range(300):
             await signal(handle, Comment(author="bob", body=f"comment {n}"))
         state = await state_of(handle)
+        every = await handle.query(TicketWorkflow.comments, CommentsWanted(size=1000))
         runs = await fetch_runs(client, "ticket-chatty")
         raw = [
             await client.get_workflow_handle("ticket-chatty", run_id=run_id).fetch_history()
@@ -94,7 +96,8 @@ async def test_ticket_with_hundreds_of_comments_continues_as_new_with_all_its_st
             await asyncio.sleep(0.1)
 
     assert len(runs) > 3, "the ticket should have continued as new several times"
-    assert [c.body for c in state.comments] == [f"comment {n}" for n in range(300)]
+    assert [c.body for c in every.comments] == [f"comment {n}" for n in range(300)]
+    assert state.comment_count == 300 and len(state.comments) == COMMENTS_SHOWN
     assert state.status.value == "responded"
     assert state.response.state.value == "met"
     assert [e.kind for e in state.timeline].count("commented") == 300

@@ -11,10 +11,11 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from sla.actions import Close, Comment, Resolve, Respond
+from sla.actions import TEXT_LIMIT, Close, Comment, Resolve, Respond
 from sla.clock import ClockState
 from sla.policy import PolicySnapshot
-from sla.ticket import TicketStatus
+from sla.state import COMMENT_TEXT_LIMIT, COMMENTS_SHOWN, CommentsWanted
+from sla.ticket import TicketStatus, encoded_size
 from store import Store
 from tests.support.workflows import act, new_ticket, open_ticket, signal, state_of, ticket_worker
 from workflows.ticket import TicketWorkflow
@@ -162,3 +163,32 @@ async def test_signals_sent_before_the_first_task_are_applied_in_the_order_they_
 
     assert [c.body for c in state.comments] == ["first!"]
     assert [e.kind for e in state.timeline] == ["opened", "commented", "responded"]
+
+
+async def test_at_its_comment_caps_a_ticket_refuses_comments_answers_small_and_keeps_working(
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, store: Store
+) -> None:
+    """Filled to 1 MiB of comment text by the longest comments a client may send: one more is
+    refused with the reason, every answer stays far below Temporal's 2 MB payload limit, and
+    the comments query pages through all of them."""
+    body = "x" * TEXT_LIMIT
+    fits = COMMENT_TEXT_LIMIT // encoded_size(body)
+    async with ticket_worker(time_env.client, task_queue, store):
+        handle = await open_ticket(time_env.client, task_queue, standard_policy)
+        for n in range(fits):
+            await signal(handle, Comment(author="bob", body=body, request_id=f"c{n}"))
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await act(handle, Comment(author="bob", body=body))
+        answer = await act(handle, Respond(agent_id="alice"))
+        pages = [
+            await handle.query(TicketWorkflow.comments, CommentsWanted(start=start, size=40))
+            for start in range(0, fits, 40)
+        ]
+        await act(handle, Resolve(agent_id="alice"))
+        final = await act(handle, Close())
+
+    assert "1 MiB of text" in str(refused.value.cause)
+    assert answer.comment_count == fits and len(answer.comments) == COMMENTS_SHOWN
+    assert len(answer.model_dump_json()) < 700_000  # the last 50 of 10,000 characters each
+    assert sum(len(p.comments) for p in pages) == fits and pages[0].total == fits
+    assert final.status is TicketStatus.CLOSED
