@@ -95,7 +95,9 @@ async def test_ticket_with_hundreds_of_comments_continues_as_new_with_all_its_st
                 break
             await asyncio.sleep(0.1)
 
-    assert len(runs) > 3, "the ticket should have continued as new several times"
+    # How often depends on how the signals batch into tasks (a run ends only once it is
+    # settled, with no signal waiting); more than one run is what the state must survive.
+    assert len(runs) >= 2, "the ticket should have continued as new"
     assert [c.body for c in every.comments] == [f"comment {n}" for n in range(300)]
     assert state.comment_count == 300 and len(state.comments) == COMMENTS_SHOWN
     assert state.status.value == "responded"
