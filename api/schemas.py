@@ -104,7 +104,9 @@ class Ticket(BaseModel):
     comment_count: int
 
     @classmethod
-    def of(cls, state: TicketState) -> Ticket:
+    def of(cls, state: TicketState, *, staff: bool = True) -> Ticket:
+        """The ticket as its reader may see it: a customer does not see whom an escalation
+        notified (staff addresses and routing are ours)."""
         return cls(
             **state.model_dump(
                 include={
@@ -130,7 +132,10 @@ class Ticket(BaseModel):
             response=ClockOut.of(state.response),
             resolution=ClockOut.of(state.resolution),
             earlier_resolutions=[ClockOut.of(c) for c in state.earlier_resolutions],
-            escalations=[EscalationOut(**e.model_dump()) for e in state.escalations],
+            escalations=[
+                EscalationOut(**(e.model_dump() | ({} if staff else {"notify": []})))
+                for e in state.escalations
+            ],
             credits=[CreditOut(**c.model_dump()) for c in state.credits],
             comments=[CommentOut(**c.model_dump()) for c in state.comments],
         )

@@ -30,7 +30,7 @@ from api.schemas import (
 from sla.actions import ACTIONS, ID_PATTERN, REQUEST_ID_LIMIT, Action, ActionKind
 from sla.priorities import Priority
 from sla.state import COMMENT_LIMIT, CommentsWanted
-from sla.ticket import TicketState, TicketStatus
+from sla.ticket import TicketState, TicketStatus, TimelineEntry
 from store.history import fetch_runs
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
@@ -66,7 +66,7 @@ async def open_ticket(
     if not created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/tickets/{state.ticket_id}"
-    return Ticket.of(state)
+    return Ticket.of(state, staff=principal.role is not Role.CUSTOMER)
 
 
 def encode_page_token(token: bytes) -> str:
@@ -119,7 +119,11 @@ async def list_tickets(
 
 @router.get("/{ticket_id}", response_model=Ticket)
 async def get_ticket(ticket_id: TicketIdPath, desk: DeskDep, principal: PrincipalDep) -> Ticket:
-    return Ticket.of(await readable(desk, principal, ticket_id))
+    return Ticket.of(await readable(desk, principal, ticket_id), staff=_staff(principal))
+
+
+def _staff(principal: Principal) -> bool:
+    return principal.role is not Role.CUSTOMER
 
 
 async def readable(desk: DeskDep, principal: Principal, ticket_id: str) -> TicketState:
@@ -148,7 +152,7 @@ def _add_action_route(kind: ActionKind[Any]) -> None:
             action = action.model_copy(update={kind.customer_field: principal.customer_id})
         if key is not None and action.request_id is None:
             action = action.model_copy(update={"request_id": key})
-        return Ticket.of(await desk.act(ticket_id, action))
+        return Ticket.of(await desk.act(ticket_id, action), staff=_staff(principal))
 
     def param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> Any:
         return inspect.Parameter(
@@ -215,17 +219,37 @@ async def comments(
 @router.get("/{ticket_id}/timeline", response_model=Timeline)
 async def timeline(ticket_id: TicketIdPath, desk: DeskDep, principal: PrincipalDep) -> Timeline:
     state = await readable(desk, principal, ticket_id)
+    entries = state.timeline if _staff(principal) else _customer_timeline(state.timeline)
     return Timeline(
-        ticket_id=ticket_id,
-        entries=[TimelineEntryOut(**e.model_dump()) for e in state.timeline],
+        ticket_id=ticket_id, entries=[TimelineEntryOut(**e.model_dump()) for e in entries]
     )
+
+
+# What a customer's timeline leaves out: entries about our delivery plumbing (targets, hosts,
+# errors), and in the rest the details that name staff audiences.
+_STAFF_ENTRIES = {"delivery_failed"}
+_STAFF_DETAILS = {"notify"}
+
+
+def _customer_timeline(entries: list[TimelineEntry]) -> list[TimelineEntry]:
+    return [
+        e.model_copy(
+            update={"detail": {k: v for k, v in e.detail.items() if k not in _STAFF_DETAILS}}
+        )
+        for e in entries
+        if e.kind not in _STAFF_ENTRIES
+    ]
 
 
 @router.get("/{ticket_id}/history", response_model=History)
 async def history(ticket_id: TicketIdPath, desk: DeskDep, principal: PrincipalDep) -> History:
-    """From Temporal while it keeps the ticket, from the archive after its retention."""
+    """From Temporal while it keeps the ticket, from the archive after its retention. Staff
+    only: the raw history carries routing, addresses, worker identities and stack traces."""
     if principal.role is Role.CUSTOMER:
-        await readable(desk, principal, ticket_id)
+        await readable(desk, principal, ticket_id)  # another customer's ticket stays a 404
+        raise ApiError(
+            403, "the full history is for staff; a customer reads GET /tickets/{id}/timeline"
+        )
     try:
         async with asyncio.timeout(desk.timeout.total_seconds() * 3):  # a long history is slow
             runs = await fetch_runs(desk.client, workflow_id(ticket_id))

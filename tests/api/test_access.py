@@ -19,6 +19,8 @@ from cli import _check_bind
 from settings import Settings
 from sla.actions import ACTIONS
 from sla.policy import ConfigError
+from tests.api.conftest import FakeDesk
+from tests.support import rules
 from tests.support.access import (
     MINE,
     ROWS,
@@ -177,3 +179,31 @@ def test_the_access_table_covers_every_action_of_the_registry_as_it_says() -> No
         admin, agent, customer, _ = statuses
         assert (admin, agent) == (200, 200), kind.name
         assert (customer == 200) == (kind.customer_field is not None), kind.name
+
+
+async def test_a_customer_sees_its_ticket_without_our_insides_and_staff_see_everything(
+    keyed: Keyed, desk: FakeDesk
+) -> None:
+    """Escalation audiences, failed deliveries (targets, hosts, errors) and the raw history
+    are staff's; the customer reads its ticket and its timeline without them."""
+    ticket = rules.open_ticket("P1", rules.FULL, "T-escalated", customer_id=MINE)
+    ticket.on_time(rules.at(20))  # breached at 15 min, escalated to team-lead at once
+    ticket.record_delivery_failure(rules.at(21), "breach", "email:ops", "smtp.internal: 550")
+    desk.add(ticket.state)
+    path = "/tickets/T-escalated"
+
+    seen = {who: (await call(keyed, who, "GET", path)).json() for who in ("acme", "agent")}
+    timelines = {
+        who: (await call(keyed, who, "GET", path + "/timeline")).json()["entries"]
+        for who in ("acme", "agent")
+    }
+    history = await call(keyed, "acme", "GET", path + "/history")
+
+    assert [e["notify"] for e in seen["agent"]["escalations"]] == [["team-lead"]]
+    assert [e["notify"] for e in seen["acme"]["escalations"]] == [[]]
+    assert "delivery_failed" in [e["kind"] for e in timelines["agent"]]
+    assert "delivery_failed" not in [e["kind"] for e in timelines["acme"]]
+    assert "escalated" in [e["kind"] for e in timelines["acme"]]
+    customer_text = str(seen["acme"]) + str(timelines["acme"])
+    assert "team-lead" not in customer_text and "smtp.internal" not in customer_text
+    assert history.status_code == 403 and "timeline" in history.json()["detail"]

@@ -208,7 +208,7 @@ async def test_ticket_history_holds_webhook_names_but_no_webhook_secret_or_url(
     keyed: Keyed,
 ) -> None:
     tid = await new_ticket(keyed, MINE)
-    history = await call(keyed, "acme", "GET", f"/tickets/{tid}/history")
+    history = await call(keyed, "agent", "GET", f"/tickets/{tid}/history")
     assert history.status_code == 200
     assert "webhook:e2e-receiver" in history.text  # the routing is frozen into the ticket by name
     assert "e2e-secret" not in history.text and "127.0.0.1:18765" not in history.text

@@ -36,7 +36,7 @@ ROWS: list[Row] = [
      (), (201, 201, 201, 403)),
     ("list", "GET", "/tickets", None, (), (200, 200, 200, None)),
     ("read", "GET", T, None, (), (200, 200, 200, 404)),
-    ("history", "GET", T + "/history", None, (), (200, 200, 200, 404)),
+    ("history", "GET", T + "/history", None, (), (200, 200, 403, 404)),
     ("timeline", "GET", T + "/timeline", None, (), (200, 200, 200, 404)),
     ("comment", "POST", T + "/comments", {"author": "alice", "body": "any news?"},
      (), (200, 200, 200, 404)),
