@@ -75,6 +75,7 @@ class CommentOut(BaseModel):
     at: Time
     author: str
     body: str
+    internal: bool
 
 
 class Ticket(BaseModel):
@@ -106,7 +107,9 @@ class Ticket(BaseModel):
     @classmethod
     def of(cls, state: TicketState, *, staff: bool = True) -> Ticket:
         """The ticket as its reader may see it: a customer does not see whom an escalation
-        notified (staff addresses and routing are ours)."""
+        notified (staff addresses and routing are ours) nor internal comments."""
+        comments = [c for c in state.comments if staff or not c.internal]
+        count = state.comment_count - (0 if staff else state.internal_comment_count)
         return cls(
             **state.model_dump(
                 include={
@@ -126,7 +129,6 @@ class Ticket(BaseModel):
                     "closed_at",
                     "ever_breached",
                     "escalation_level",
-                    "comment_count",
                 }
             ),
             response=ClockOut.of(state.response),
@@ -137,7 +139,8 @@ class Ticket(BaseModel):
                 for e in state.escalations
             ],
             credits=[CreditOut(**c.model_dump()) for c in state.credits],
-            comments=[CommentOut(**c.model_dump()) for c in state.comments],
+            comments=[CommentOut(**c.model_dump()) for c in comments],
+            comment_count=count,
         )
 
 

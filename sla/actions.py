@@ -62,6 +62,8 @@ class ChangeTicket(Action):
 class Comment(Action):
     author: str = Field(pattern=ID_PATTERN)
     body: str = Field(min_length=1, max_length=TEXT_LIMIT)
+    # A note among staff: never shown to the customer (and a customer cannot write one).
+    internal: bool = False
 
 
 class ActionRejected(Exception):
@@ -88,6 +90,8 @@ class ActionKind(Generic[A]):
     # Who may do it: staff (admin and agent keys) always; a customer key only where this names
     # the field its customer id is stamped into (a customer speaks for itself, on its own ticket).
     customer_field: str | None = None
+    # Fields only staff may set: a customer key that sets one is refused (403).
+    staff_fields: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.body_required:
@@ -106,7 +110,9 @@ ACTIONS: tuple[ActionKind[Any], ...] = (
     ActionKind("resume", Resume, "/resume", body_required=False),
     ActionKind("reopen", Reopen, "/reopen", body_required=False, customer_field="actor"),
     ActionKind("change", ChangeTicket, "", method="PATCH"),
-    ActionKind("comment", Comment, "/comments", customer_field="author"),
+    ActionKind(
+        "comment", Comment, "/comments", customer_field="author", staff_fields=("internal",)
+    ),
 )
 _KINDS: dict[type[Action], ActionKind[Any]] = {kind.model: kind for kind in ACTIONS}
 

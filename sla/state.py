@@ -58,6 +58,7 @@ class CommentRecord(BaseModel):
     at: datetime
     author: str
     body: str
+    internal: bool = False
 
 
 class CommentsWanted(BaseModel):
@@ -65,6 +66,8 @@ class CommentsWanted(BaseModel):
 
     start: int = Field(default=0, ge=0)
     size: int = Field(default=100, ge=1, le=COMMENT_LIMIT)
+    # The customer's view: internal comments left out (positions count the others only).
+    public_only: bool = False
 
 
 class CommentsPage(BaseModel):
@@ -73,8 +76,11 @@ class CommentsPage(BaseModel):
 
     @classmethod
     def of(cls, state: TicketState, wanted: CommentsWanted) -> CommentsPage:
-        window = state.comments[wanted.start : wanted.start + wanted.size]
-        return cls(comments=window, total=len(state.comments))
+        comments = state.comments
+        if wanted.public_only:
+            comments = [c for c in comments if not c.internal]
+        window = comments[wanted.start : wanted.start + wanted.size]
+        return cls(comments=window, total=len(comments))
 
 
 class OpenTicket(BaseModel):
@@ -118,6 +124,7 @@ class TicketState(BaseModel):
     comments: list[CommentRecord] = []
     # Every comment ever made and their text's encoded size: `comments` may show only the last.
     comment_count: int = 0
+    internal_comment_count: int = 0
     comment_bytes: int = 0
     timeline: list[TimelineEntry] = []
     resolved_at: datetime | None = None

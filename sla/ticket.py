@@ -465,10 +465,19 @@ class Ticket:
             )
 
     def _comment(self, action: do.Comment, now: datetime) -> list[Effect]:
-        self.state.comments.append(CommentRecord(at=now, author=action.author, body=action.body))
+        self.state.comments.append(
+            CommentRecord(at=now, author=action.author, body=action.body, internal=action.internal)
+        )
         self.state.comment_count += 1
+        self.state.internal_comment_count += action.internal
         self.state.comment_bytes += encoded_size(action.body)
-        self._record(now, "commented", action.author, length=len(action.body))
+        self._record(
+            now,
+            "commented",
+            action.author,
+            length=len(action.body),
+            internal=True if action.internal else None,
+        )
         return []
 
     def _record(self, at: datetime, kind: str, actor: str | None, **detail: JsonValue) -> None:

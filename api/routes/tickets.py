@@ -147,6 +147,8 @@ def _add_action_route(kind: ActionKind[Any]) -> None:
     ) -> Ticket:
         action = body if body is not None else kind.empty()
         if kind.customer_field is not None and principal.role is Role.CUSTOMER:
+            if staff_only := [f for f in kind.staff_fields if getattr(action, f)]:
+                raise ApiError(403, f"a customer key may not set {', '.join(staff_only)}")
             await readable(desk, principal, ticket_id)
             # A customer speaks for itself: its own id, whatever the body said.
             action = action.model_copy(update={kind.customer_field: principal.customer_id})
@@ -206,7 +208,8 @@ async def comments(
     """Every comment of the ticket, oldest first, a page at a time."""
     await readable(desk, principal, ticket_id)
     start = _comment_offset(page_token) if page_token else 0
-    page = await desk.comments(ticket_id, CommentsWanted(start=start, size=page_size))
+    wanted = CommentsWanted(start=start, size=page_size, public_only=not _staff(principal))
+    page = await desk.comments(ticket_id, wanted)
     end = start + len(page.comments)
     return CommentPage(
         ticket_id=ticket_id,
@@ -232,6 +235,7 @@ _STAFF_DETAILS = {"notify"}
 
 
 def _customer_timeline(entries: list[TimelineEntry]) -> list[TimelineEntry]:
+    entries = [e for e in entries if not e.detail.get("internal")]  # internal comments
     return [
         e.model_copy(
             update={"detail": {k: v for k, v in e.detail.items() if k not in _STAFF_DETAILS}}

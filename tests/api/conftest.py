@@ -23,6 +23,7 @@ from cli import open_store
 from config.resolve import policy_snapshot
 from settings import Settings
 from sla.policy import SlaConfig
+from sla.state import CommentsPage, CommentsWanted
 from sla.ticket import TicketState
 from store import Store
 from tests.support import rules
@@ -59,6 +60,9 @@ class FakeDesk:
 
     async def archived(self, ticket_id: str) -> None:
         return None
+
+    async def comments(self, ticket_id: str, wanted: CommentsWanted) -> CommentsPage:
+        return CommentsPage.of(await self.get(ticket_id), wanted)
 
     def __getattr__(self, name: str) -> Any:
         # open, act, list: they start, change or list workflows.

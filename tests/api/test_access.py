@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from api.app import create_app
 from cli import _check_bind
 from settings import Settings
-from sla.actions import ACTIONS
+from sla.actions import ACTIONS, Comment
 from sla.policy import ConfigError
 from tests.api.conftest import FakeDesk
 from tests.support import rules
@@ -189,6 +189,8 @@ async def test_a_customer_sees_its_ticket_without_our_insides_and_staff_see_ever
     ticket = rules.open_ticket("P1", rules.FULL, "T-escalated", customer_id=MINE)
     ticket.on_time(rules.at(20))  # breached at 15 min, escalated to team-lead at once
     ticket.record_delivery_failure(rules.at(21), "breach", "email:ops", "smtp.internal: 550")
+    ticket.apply(Comment(author="alice", body="on it"), rules.at(22))
+    ticket.apply(Comment(author="alice", body="ask team-lead", internal=True), rules.at(23))
     desk.add(ticket.state)
     path = "/tickets/T-escalated"
 
@@ -198,6 +200,12 @@ async def test_a_customer_sees_its_ticket_without_our_insides_and_staff_see_ever
         for who in ("acme", "agent")
     }
     history = await call(keyed, "acme", "GET", path + "/history")
+    pages = {
+        who: (await call(keyed, who, "GET", path + "/comments")).json() for who in ("acme", "agent")
+    }
+    internal = await call(
+        keyed, "acme", "POST", path + "/comments", {"author": "x", "body": "y", "internal": True}
+    )
 
     assert [e["notify"] for e in seen["agent"]["escalations"]] == [["team-lead"]]
     assert [e["notify"] for e in seen["acme"]["escalations"]] == [[]]
@@ -207,3 +215,11 @@ async def test_a_customer_sees_its_ticket_without_our_insides_and_staff_see_ever
     customer_text = str(seen["acme"]) + str(timelines["acme"])
     assert "team-lead" not in customer_text and "smtp.internal" not in customer_text
     assert history.status_code == 403 and "timeline" in history.json()["detail"]
+    assert [c["body"] for c in seen["acme"]["comments"]] == ["on it"]
+    assert (seen["acme"]["comment_count"], seen["agent"]["comment_count"]) == (1, 2)
+    assert [c["internal"] for c in seen["agent"]["comments"]] == [False, True]
+    assert [e["kind"] for e in timelines["acme"]].count("commented") == 1
+    assert [e["kind"] for e in timelines["agent"]].count("commented") == 2
+    assert [c["body"] for c in pages["acme"]["comments"]] == ["on it"]
+    assert pages["acme"]["comment_count"] == 1 and pages["agent"]["comment_count"] == 2
+    assert internal.status_code == 403 and "internal" in internal.json()["detail"]
