@@ -63,8 +63,13 @@ class Principal(BaseModel):
     role: Role
     customer_id: str | None = None
 
+    @property
+    def staff(self) -> bool:
+        """Admins and agents: they see every ticket, and all of it."""
+        return self.role is not Role.CUSTOMER
+
     def sees(self, customer_id: str) -> bool:
-        return self.role is not Role.CUSTOMER or self.customer_id == customer_id
+        return self.staff or self.customer_id == customer_id
 
 
 ANONYMOUS = Principal(name="anonymous", role=Role.ADMIN)

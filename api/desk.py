@@ -47,6 +47,7 @@ def ticket_id_for_key(idempotency_key: str) -> str:
     return "k-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
 
 
+R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
@@ -142,32 +143,32 @@ class Desk:
 
     @bounded
     async def get(self, ticket_id: str) -> TicketState:
-        try:
-            return await self._handle(ticket_id).query(
-                TicketWorkflow.state, rpc_timeout=self.timeout
-            )
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                archived = await self.archived(ticket_id)
-                if archived is not None and archived.get("final_state"):
-                    return TicketState.model_validate(archived["final_state"]).shown()
-            raise from_rpc(exc, ticket_id) from None
-        except WorkflowQueryFailedError as exc:
-            raise temporal_unavailable(f"the ticket could not be read ({exc.message})") from None
+        return await self._read(
+            ticket_id,
+            self._handle(ticket_id).query(TicketWorkflow.state, rpc_timeout=self.timeout),
+            TicketState.shown,
+        )
 
     @bounded
     async def comments(self, ticket_id: str, wanted: CommentsWanted) -> CommentsPage:
         """A page of a ticket's comments, from Temporal, else from its archive."""
+        query = self._handle(ticket_id).query(
+            TicketWorkflow.comments, wanted, rpc_timeout=self.timeout
+        )
+        return await self._read(ticket_id, query, lambda final: CommentsPage.of(final, wanted))
+
+    async def _read(
+        self, ticket_id: str, query: Awaitable[R], from_final: Callable[[TicketState], R]
+    ) -> R:
+        """A query's answer while Temporal keeps the ticket; after its retention, the same
+        read of the final state in its archive."""
         try:
-            return await self._handle(ticket_id).query(
-                TicketWorkflow.comments, wanted, rpc_timeout=self.timeout
-            )
+            return await query
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 archived = await self.archived(ticket_id)
                 if archived is not None and archived.get("final_state"):
-                    final = TicketState.model_validate(archived["final_state"])
-                    return CommentsPage.of(final, wanted)
+                    return from_final(TicketState.model_validate(archived["final_state"]))
             raise from_rpc(exc, ticket_id) from None
         except WorkflowQueryFailedError as exc:
             raise temporal_unavailable(f"the ticket could not be read ({exc.message})") from None

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Response, status
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import STAFF, Principal, PrincipalDep, Role
+from api.auth import STAFF, Principal, PrincipalDep
 from api.deps import DeskDep
 from api.desk import Desk, workflow_id
 from api.errors import ApiError, from_rpc, not_found, temporal_unavailable
@@ -66,7 +66,7 @@ async def open_ticket(
     if not created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/tickets/{state.ticket_id}"
-    return Ticket.of(state, staff=principal.role is not Role.CUSTOMER)
+    return Ticket.of(state, staff=principal.staff)
 
 
 def encode_page_token(token: bytes) -> str:
@@ -101,7 +101,7 @@ async def list_tickets(
         filters["TicketStatus"] = status_.value
     if priority is not None:
         filters["TicketPriority"] = priority.value
-    if principal.role is Role.CUSTOMER:
+    if not principal.staff:
         if customer_id is not None and customer_id != principal.customer_id:
             return TicketPage(tickets=[], next_page_token=None)  # never another's tickets
         customer_id = principal.customer_id
@@ -119,11 +119,7 @@ async def list_tickets(
 
 @router.get("/{ticket_id}", response_model=Ticket)
 async def get_ticket(ticket_id: TicketIdPath, desk: DeskDep, principal: PrincipalDep) -> Ticket:
-    return Ticket.of(await readable(desk, principal, ticket_id), staff=_staff(principal))
-
-
-def _staff(principal: Principal) -> bool:
-    return principal.role is not Role.CUSTOMER
+    return Ticket.of(await readable(desk, principal, ticket_id), staff=principal.staff)
 
 
 async def readable(desk: DeskDep, principal: Principal, ticket_id: str) -> TicketState:
@@ -146,7 +142,7 @@ def _add_action_route(kind: ActionKind[Any]) -> None:
         key: str | None = None,
     ) -> Ticket:
         action = body if body is not None else kind.empty()
-        if kind.customer_field is not None and principal.role is Role.CUSTOMER:
+        if kind.customer_field is not None and not principal.staff:
             if staff_only := [f for f in kind.staff_fields if getattr(action, f)]:
                 raise ApiError(403, f"a customer key may not set {', '.join(staff_only)}")
             await readable(desk, principal, ticket_id)
@@ -154,7 +150,7 @@ def _add_action_route(kind: ActionKind[Any]) -> None:
             action = action.model_copy(update={kind.customer_field: principal.customer_id})
         if key is not None and action.request_id is None:
             action = action.model_copy(update={"request_id": key})
-        return Ticket.of(await desk.act(ticket_id, action), staff=_staff(principal))
+        return Ticket.of(await desk.act(ticket_id, action), staff=principal.staff)
 
     def param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> Any:
         return inspect.Parameter(
@@ -208,7 +204,7 @@ async def comments(
     """Every comment of the ticket, oldest first, a page at a time."""
     await readable(desk, principal, ticket_id)
     start = _comment_offset(page_token) if page_token else 0
-    wanted = CommentsWanted(start=start, size=page_size, public_only=not _staff(principal))
+    wanted = CommentsWanted(start=start, size=page_size, public_only=not principal.staff)
     page = await desk.comments(ticket_id, wanted)
     end = start + len(page.comments)
     return CommentPage(
@@ -222,7 +218,7 @@ async def comments(
 @router.get("/{ticket_id}/timeline", response_model=Timeline)
 async def timeline(ticket_id: TicketIdPath, desk: DeskDep, principal: PrincipalDep) -> Timeline:
     state = await readable(desk, principal, ticket_id)
-    entries = state.timeline if _staff(principal) else _customer_timeline(state.timeline)
+    entries = state.timeline if principal.staff else _customer_timeline(state.timeline)
     return Timeline(
         ticket_id=ticket_id, entries=[TimelineEntryOut(**e.model_dump()) for e in entries]
     )
@@ -249,7 +245,7 @@ def _customer_timeline(entries: list[TimelineEntry]) -> list[TimelineEntry]:
 async def history(ticket_id: TicketIdPath, desk: DeskDep, principal: PrincipalDep) -> History:
     """From Temporal while it keeps the ticket, from the archive after its retention. Staff
     only: the raw history carries routing, addresses, worker identities and stack traces."""
-    if principal.role is Role.CUSTOMER:
+    if not principal.staff:
         await readable(desk, principal, ticket_id)  # another customer's ticket stays a 404
         raise ApiError(
             403, "the full history is for staff; a customer reads GET /tickets/{id}/timeline"
