@@ -13,13 +13,16 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from activities.archive import ArchiveActivities
 from activities.calendars import extend_calendar
 from activities.contracts import ContractActivities
+from activities.deliveries import DeliveryActivities
 from activities.notify import Notifier
 from activities.sla import SlaActivities
 from settings import Settings
+from sla.notifications import NotificationsConfig
 from store import Store
 from store.archive import open_archive
 from workflows.archive import ArchiveTicketWorkflow
 from workflows.contracts import AvailabilityProbeWorkflow, MonthlyStatementsWorkflow
+from workflows.delivery import DeliveryWorkflow
 from workflows.ticket import TicketWorkflow
 
 # Every workflow a slaflow worker runs (and `slaflow replay` replays).
@@ -28,12 +31,20 @@ WORKFLOWS = [
     ArchiveTicketWorkflow,
     AvailabilityProbeWorkflow,
     MonthlyStatementsWorkflow,
+    DeliveryWorkflow,
 ]
 
 
 def ticket_activities(store: Store) -> list[Callable[..., Any]]:
     """Every activity a ticket calls, bound to its dependencies."""
     return [SlaActivities(store).record_changes, extend_calendar]
+
+
+def delivery_activities(
+    store: Store, notifications: NotificationsConfig
+) -> list[Callable[..., Any]]:
+    """Every activity a Delivery workflow calls: the send, and its state in the store."""
+    return [Notifier(notifications).deliver, DeliveryActivities(store).record_delivery]
 
 
 def tuning(settings: Settings) -> dict[str, Any]:
@@ -51,7 +62,6 @@ def build_worker(client: Client, settings: Settings, store: Store | None = None)
     store = store or Store.open(settings.database_url, settings.data_dir)
     contracts = ContractActivities(store, settings.sla_config)
     archive = ArchiveActivities(client, open_archive(settings.archive_url, settings.data_dir))
-    notifier = Notifier(settings.sla_config.notifications)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -62,7 +72,7 @@ def build_worker(client: Client, settings: Settings, store: Store | None = None)
             contracts.close_month,
             archive.archive_ticket,
             archive.start_archiving,
-            notifier.deliver,
+            *delivery_activities(store, settings.sla_config.notifications),
         ],
         # extend_calendar is a quick sync activity; sync activities need an executor.
         activity_executor=ThreadPoolExecutor(max_workers=4),

@@ -78,4 +78,9 @@ class ContractActivities:
                 fields = {"customer_id": customer_id, "month": request.month,
                           "credit_total": str(statement.credit_total)}  # fmt: skip
                 log.info("statement_closed", extra={"fields": fields})
-        return ClosedMonth(month=request.month, customers=closed, deliveries=deliveries)
+        return ClosedMonth(
+            month=request.month,
+            customers=closed,
+            deliveries=deliveries,
+            give_up_after=self._config.notifications.give_up_after,
+        )

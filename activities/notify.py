@@ -35,6 +35,9 @@ DELIVERY_TIMEOUT_SECONDS = 10.0
 # A receiver that keeps refusing (4xx but 408/429) is asked this many times, then given up on.
 MAX_REJECTED_ATTEMPTS = 5
 USER_AGENT = "slaflow-webhooks/1"
+# Error types of failures no retry can fix: the delivery is dead at once.
+REDIRECTED = "DeliveryRedirected"
+INVALID_URL = "InvalidUrl"
 
 
 class UnknownTargetError(LookupError):
@@ -61,6 +64,12 @@ class Notifier:
 
     async def send(self, delivery: Delivery, attempt: int = 1) -> DeliveryResult:
         """One attempt; a failing receiver gives ok False, only an unknown target raises."""
+        result, _ = await self._attempt(delivery, attempt)
+        return result
+
+    async def _attempt(self, delivery: Delivery, attempt: int) -> tuple[DeliveryResult, str | None]:
+        """One attempt, and the error type of a failure that no retry can fix (None: ok, or
+        worth retrying)."""
         target = delivery.target
         problem = self.config.target_problem(target)
         if problem is not None:
@@ -69,10 +78,10 @@ class Notifier:
         if target.startswith(WEBHOOK):
             hook = self.config.webhook(target.removeprefix(WEBHOOK))
             assert hook is not None  # target_problem checked it
-            status, ok, detail = await self._post(hook, delivery.event, attempt)
+            status, ok, detail, permanent = await self._post(hook, delivery.event, attempt)
         else:
             assert self.config.email is not None  # config validation: mailto needs email
-            status = None
+            status, permanent = None, None
             ok, detail = await asyncio.to_thread(
                 self._mail, self.config.email, target.removeprefix(MAILTO), delivery.event
             )
@@ -80,22 +89,32 @@ class Notifier:
             target=target, ok=ok, status_code=status, detail=detail, attempt=attempt
         )
         _log(delivery, result, time.monotonic() - started)
-        return result
+        return result, permanent
 
     @activity.defn(name="deliver")
     async def deliver(self, delivery: Delivery) -> DeliveryResult:
         """Raises a retryable `DeliveryFailed` on a non-2xx answer, a timeout or a failed send;
-        a non-retryable `DeliveryRejected` when attempt 5 or later is answered with a 4xx other
-        than 408/429; a non-retryable `UnknownTarget` for a target the config cannot reach."""
+        non-retryable: `DeliveryRejected` when attempt 5 or later is answered with a 4xx other
+        than 408/429, `DeliveryRedirected` on a 3xx (redirects are not followed: the URL
+        needs fixing, which no retry does), `InvalidUrl` for a URL no request can be made to,
+        `UnknownTarget` for a target the config cannot reach. Every failure but UnknownTarget
+        carries the attempt's `DeliveryResult` as its details.
+
+        Delivered and dead are counted by the delivery workflow's store write, once per
+        delivery (activities/deliveries.py); here each failed attempt is counted."""
         attempt = activity.info().attempt
         try:
-            result = await self.send(delivery, attempt)
+            result, permanent = await self._attempt(delivery, attempt)
         except UnknownTargetError as exc:
             raise ApplicationError(str(exc), type="UnknownTarget", non_retryable=True) from None
         if result.ok:
-            telemetry.DELIVERIES.labels("delivered").inc()
             return result
         details = result.model_dump(mode="json")
+        if permanent is not None:
+            telemetry.DELIVERIES.labels("rejected").inc()
+            raise ApplicationError(
+                f"{result.target}: {result.detail}", details, type=permanent, non_retryable=True
+            )
         if is_rejection(result.status_code) and attempt >= MAX_REJECTED_ATTEMPTS:
             telemetry.DELIVERIES.labels("rejected").inc()
             raise ApplicationError(
@@ -115,7 +134,8 @@ class Notifier:
 
     async def _post(
         self, hook: WebhookTarget, event: Event, attempt: int
-    ) -> tuple[int | None, bool, str]:
+    ) -> tuple[int | None, bool, str, str | None]:
+        """(status code, ok, detail, the error type of a failure no retry can fix)."""
         body = event.body()
         headers = {
             "Content-Type": "application/json",
@@ -125,6 +145,9 @@ class Notifier:
             "X-Slaflow-Signature": sign(body, hook.secret),
             "X-Slaflow-Attempt": str(attempt),
         }
+        problem = _url_problem(hook.url)
+        if problem is not None:
+            return None, False, f"invalid URL ({problem})", INVALID_URL
         try:
             if self._http is not None:
                 response = await self._http.post(
@@ -134,12 +157,20 @@ class Notifier:
                 # A client per delivery: deliveries are rare, and nothing is left to close.
                 async with httpx.AsyncClient(timeout=self._timeout) as http:
                     response = await http.post(hook.url, content=body, headers=headers)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            # No request can be made to this URL: a config error, which no retry fixes.
+            text = str(exc).replace(hook.url, "<url>")
+            return None, False, f"invalid URL ({type(exc).__name__}: {text})", INVALID_URL
         except httpx.HTTPError as exc:
             # Exception texts may quote the URL, which can hold a token.
             text = str(exc).replace(hook.url, "<url>")
-            return None, False, f"{type(exc).__name__}: {text}".rstrip(": ")
-        ok = response.is_success
-        return response.status_code, ok, f"HTTP {response.status_code} {response.reason_phrase}"
+            return None, False, f"{type(exc).__name__}: {text}".rstrip(": "), None
+        detail = f"HTTP {response.status_code} {response.reason_phrase}"
+        if response.is_redirect or 300 <= response.status_code < 400:
+            where = _origin(response.headers.get("location"))
+            detail += f", redirects to {where} (redirects are not followed: fix the URL)"
+            return response.status_code, False, detail, REDIRECTED
+        return response.status_code, response.is_success, detail, None
 
     def _mail(self, settings: EmailSettings, address: str, event: Event) -> tuple[bool, str]:
         """Blocking: runs in a thread. Any refusal or failure is worth another attempt."""
@@ -184,6 +215,32 @@ def email_message(event: Event, settings: EmailSettings, address: str) -> EmailM
     lines += ["", *_links(event, settings.link_base), "", f"Event id: {event.id}"]
     message.set_content("\n".join(lines) + "\n")
     return message
+
+
+def _url_problem(url: str) -> str | None:
+    """Why no request can be made to `url` (a port that is no number or out of range, a
+    character no URL may hold), or None; never quoting the URL, which may hold a token."""
+    try:
+        port = httpx.URL(url).port
+    except httpx.InvalidURL as exc:
+        return str(exc).replace(url, "<url>")
+    if port is not None and not 0 < port < 65536:
+        return f"port {port} is out of range"
+    return None
+
+
+def _origin(location: str | None) -> str:
+    """Where a redirect points, without path or query (either may carry a token)."""
+    if not location:
+        return "nowhere (no Location header)"
+    try:
+        parts = urlsplit(location)
+        port = parts.port
+    except ValueError:
+        return "an invalid Location"
+    if not parts.scheme or not parts.hostname:
+        return "another path on the same host"
+    return f"{parts.scheme}://{parts.hostname}" + (f":{port}" if port is not None else "")
 
 
 def _text(value: Any) -> str:

@@ -23,6 +23,7 @@ from api.routes import (
     availability,
     calendars,
     customers,
+    deliveries,
     health,
     notifications,
     policies,
@@ -93,5 +94,6 @@ def create_app(
     app.include_router(reports.router, responses=ERRORS, dependencies=[STAFF])
     app.include_router(metrics.router, responses=ERRORS, dependencies=[STAFF])
     app.include_router(notifications.router, responses=ERRORS, dependencies=[ADMIN_ONLY])
+    app.include_router(deliveries.router, responses=ERRORS)  # staff lists, admins retry
     app.include_router(board_router)  # pages without a key: their script sends it to the API
     return app

@@ -194,6 +194,29 @@ class History(BaseModel):
     runs: list[HistoryRun]
 
 
+class DeliveryOut(BaseModel):
+    """One event for one target and how its delivery went (docs/api.md, "Deliveries")."""
+
+    id: str
+    event_id: str
+    event_type: str
+    ticket_id: str | None
+    target: str
+    state: Literal["pending", "delivered", "dead"]
+    # Attempts of the delivery's last run (0 while a retry waits for its first).
+    attempts: int
+    # What the receiver last answered, or why the delivery is dead.
+    detail: str | None
+    created_at: Time
+    updated_at: Time
+
+
+class DeliveryPage(BaseModel):
+    deliveries: list[DeliveryOut]
+    # Pass it back as `page_token` for the next page; null on the last.
+    next_page_token: str | None
+
+
 class ErrorOut(BaseModel):
     """Every error: a sentence saying what is wrong, or FastAPI's list of invalid fields."""
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import ContractActivities
-    from activities.notify import Notifier
+    from sla.notifications import DeliveryOrder, delivery_id, delivery_workflow_id
     from sla.schedules import ClosedMonth, CloseMonth, ProbeCheck, ProbeOutcome, previous_month
     from workflows import retries
+    from workflows.delivery import DeliveryWorkflow
 
 
 @workflow.defn(name="AvailabilityProbe")
@@ -30,7 +33,9 @@ class AvailabilityProbeWorkflow:
 
 @workflow.defn(name="MonthlyStatements")
 class MonthlyStatementsWorkflow:
-    """Closes a month: freezes every contracted customer's statement."""
+    """Closes a month: freezes every contracted customer's statement, and hands each
+    statement event to a Delivery workflow of its own, not awaited: a month closes whether or
+    not its receivers answer."""
 
     @workflow.run
     async def run(self, request: CloseMonth) -> ClosedMonth:
@@ -41,17 +46,22 @@ class MonthlyStatementsWorkflow:
             start_to_close_timeout=retries.CLOSE_MONTH_TIMEOUT,
             retry_policy=retries.CLOSE_MONTH,
         )
-        # Each statement event to each target, retried until delivered (or rejected).
-        await asyncio.gather(
-            *(
-                workflow.execute_activity_method(
-                    Notifier.deliver,
-                    delivery,
-                    start_to_close_timeout=retries.DELIVERY_TIMEOUT,
-                    retry_policy=retries.DELIVERY,
+        # One abandoned child per (event, target): it outlives this run and is given up on
+        # after `give_up_after` into a dead letter. Only its start is awaited.
+        for delivery in closed.deliveries:
+            order = DeliveryOrder(delivery=delivery, give_up_after=closed.give_up_after)
+            try:
+                await workflow.start_child_workflow(
+                    DeliveryWorkflow.run,
+                    order,
+                    id=delivery_workflow_id(delivery_id(delivery)),
+                    task_queue=workflow.info().task_queue,
+                    parent_close_policy=ParentClosePolicy.ABANDON,
+                    # A statement goes out once: a delivery of it that ran before is not redone
+                    # (a dead one is retried by hand, POST /deliveries/{id}/retry).
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    static_summary=f"{delivery.event.type} to {delivery.target}",
                 )
-                for delivery in closed.deliveries
-            ),
-            return_exceptions=True,
-        )
+            except WorkflowAlreadyStartedError:
+                workflow.logger.info("delivery of %s already started", delivery.event.id)
         return closed

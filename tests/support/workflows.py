@@ -18,7 +18,6 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.archive import ArchiveActivities
-from activities.notify import Notifier
 from sla.actions import Action, kind_of
 from sla.notifications import NotificationsConfig
 from sla.policy import PolicySnapshot
@@ -26,8 +25,9 @@ from sla.priorities import Priority
 from sla.ticket import OpenTicket, TicketState
 from store import Store
 from store.archive import Archive
-from worker import ticket_activities
+from worker import delivery_activities, ticket_activities
 from workflows.archive import ArchiveTicketWorkflow
+from workflows.delivery import DeliveryWorkflow
 from workflows.ticket import REVISION, TicketWorkflow
 
 # Tickets opened per task queue, so the worker context can clean up after its test.
@@ -49,11 +49,11 @@ async def ticket_worker(
     async with Worker(
         client,
         task_queue=task_queue,
-        workflows=[TicketWorkflow, ArchiveTicketWorkflow],
+        workflows=[TicketWorkflow, ArchiveTicketWorkflow, DeliveryWorkflow],
         activities=[
             *ticket_activities(store),
             *_archiving(client),
-            Notifier(notifications or NotificationsConfig()).deliver,
+            *delivery_activities(store, notifications or NotificationsConfig()),
         ],
         activity_executor=ThreadPoolExecutor(max_workers=2),
     ) as worker:
