@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
-from sla.notifications import Delivery
+from sla.notifications import DEFAULT_GIVE_UP_AFTER, Delivery
 
 # The archiving workflow's type: started by name by the ticket's `start_archiving` activity.
 ARCHIVE_WORKFLOW = "ArchiveTicket"
@@ -36,6 +36,8 @@ class ClosedMonth(BaseModel):
     customers: list[str]
     # The `statement` event for each newly closed statement, one per subscribed target.
     deliveries: list[Delivery] = []
+    # How long each of those deliveries is tried (notifications.give_up_after), then dead.
+    give_up_after: timedelta = DEFAULT_GIVE_UP_AFTER
 
 
 def previous_month(now: datetime) -> str:
