@@ -12,7 +12,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 HTTP_REQUESTS = Counter(
     "slaflow_http_requests_total", "API requests by route and status", ["method", "route", "status"]
@@ -29,6 +29,12 @@ ESCALATIONS = Counter("slaflow_escalations_total", "Escalation levels reached", 
 WARNINGS = Counter("slaflow_warnings_total", "SLA warnings sent", ["metric"])
 CREDITS = Counter("slaflow_credits_total", "Penalties and rewards recorded", ["kind", "unit"])
 DELIVERIES = Counter("slaflow_deliveries_total", "Notification deliveries", ["outcome"])
+# Set by the API from visibility each time /healthz or /metrics is read: tickets whose records
+# wait for the store (non-zero only while the store is down or slow).
+PENDING_EFFECTS = Gauge(
+    "slaflow_pending_effects", "Running tickets with records waiting for the store"
+)
+STORE_UP = Gauge("slaflow_store_up", "1 when the store answered the API's last check, else 0")
 
 
 class StructuredFormatter(logging.Formatter):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 import telemetry
 from sla.effects import RECORDED, Effect, EffectKind
@@ -13,6 +16,35 @@ from sla.outcome import TicketChanges
 from store import Store
 
 log = logging.getLogger("slaflow.activities")
+
+# A store outage fails every ticket's writes: one log line per this many seconds says so.
+FAILURE_LOG_INTERVAL = 30.0
+
+
+class _FailureLog:
+    """Rate-limited: the first failing write logs at once, then one line per interval with
+    how many failed meanwhile."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.failed = 0
+        self.logged_at: float | None = None
+
+    def failure(self, error: BaseException) -> None:
+        self.failed += 1
+        now = time.monotonic()
+        if self.logged_at is not None and now - self.logged_at < self.interval:
+            return
+        # The driver's own message (its first line), never SQLAlchemy's, which quotes the
+        # statement and its parameters.
+        cause = getattr(error, "orig", None) or error
+        reason = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+        fields = {"failed_writes": self.failed, "error": f"{type(cause).__name__}: {reason}"}
+        log.warning("store write failed; the records wait", extra={"fields": fields})
+        self.failed, self.logged_at = 0, now
+
+
+STORE_FAILURES = _FailureLog(FAILURE_LOG_INTERVAL)
 
 
 def count(effect: Effect) -> None:
@@ -60,7 +92,17 @@ class SlaActivities:
     async def record_changes(self, changes: TicketChanges) -> None:
         """A workflow task's effects and the ticket's outcome, in one store transaction, so
         reports and statements outlive Temporal's retention. An effect the store does not keep
-        raises InvalidEffect, which the ticket's retry policy does not retry."""
-        firsts = await asyncio.to_thread(self._store.record_changes, changes)
+        raises InvalidEffect, a ticket whose id belongs to another TicketIdTaken: the ticket's
+        retry policies do not retry those."""
+        try:
+            firsts = await asyncio.to_thread(self._store.record_changes, changes)
+        except SQLAlchemyError as exc:
+            STORE_FAILURES.failure(exc)
+            raise ApplicationError(
+                f"the store did not take the records: {type(exc).__name__}",
+                type="StoreUnavailable",
+                # Retried by design and logged above, rate-limited: no traceback per attempt.
+                category=ApplicationErrorCategory.BENIGN,
+            ) from None
         for effect, first in zip(changes.effects, firsts, strict=True):
             _log(effect, first)

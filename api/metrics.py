@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from fastapi import APIRouter, Response
@@ -9,12 +10,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import telemetry
+from api.deps import DeskDep, StoreDep
+from api.routes.health import pending_effects, store_status
 
 router = APIRouter(tags=["metrics"])
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
+async def metrics(desk: DeskDep, store: StoreDep) -> Response:
+    # The outage gauges are read when scraped, like /healthz reads them.
+    await asyncio.gather(store_status(store), pending_effects(desk.client))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

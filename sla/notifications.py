@@ -7,13 +7,14 @@ import hmac
 import json
 import re
 import uuid
-from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
@@ -22,6 +23,7 @@ from pydantic import (
 )
 
 from sla.actions import ID_PATTERN
+from sla.durations import parse_duration
 
 EventType = Literal[
     "warning", "breach", "escalation", "penalty", "reward", "resolved", "statement", "test"
@@ -38,6 +40,10 @@ _ADDRESS = re.compile(r"^[^@\s<>,;:\"]+@[^@\s<>,;:\"]+$")
 EVENT_NAMESPACE = uuid.UUID("6f1c3a52-8d0e-5b7a-9c4e-2f5d8a1b7c30")
 
 SIGNATURE_PREFIX = "sha256="
+
+DEFAULT_GIVE_UP_AFTER = timedelta(days=3)
+# Less would give a receiver no time for a restart; tests use a few seconds.
+MIN_GIVE_UP_AFTER = timedelta(seconds=1)
 
 
 def _http_url(value: str, what: str) -> str:
@@ -104,6 +110,8 @@ class Routing(BaseModel):
 
     routes: dict[str, list[str]] = {}
     audiences: dict[str, list[str]] = {}
+    # How long each delivery is retried before it is dead (notifications.give_up_after).
+    give_up_after: timedelta = DEFAULT_GIVE_UP_AFTER
 
     def targets_for(self, event_type: str, audiences: list[str] | None = None) -> list[str]:
         """Webhooks subscribed to the event, then the audiences' targets; once each, in order.
@@ -124,6 +132,15 @@ class NotificationsConfig(BaseModel):
     webhooks: list[WebhookTarget] = []
     email: EmailSettings | None = None
     audiences: dict[str, list[str]] = {}
+    # Each delivery retries with backoff this long, then is dead: kept, listed, retried by hand.
+    give_up_after: Annotated[timedelta, BeforeValidator(parse_duration)] = DEFAULT_GIVE_UP_AFTER
+
+    @field_validator("give_up_after")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value < MIN_GIVE_UP_AFTER:
+            raise ValueError(f"give_up_after must be at least {MIN_GIVE_UP_AFTER.seconds}s")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -184,7 +201,9 @@ class NotificationsConfig(BaseModel):
         }
 
     def routing(self) -> Routing:
-        return Routing(routes=self.routes(), audiences=self.audiences)
+        return Routing(
+            routes=self.routes(), audiences=self.audiences, give_up_after=self.give_up_after
+        )
 
     def targets_for(self, event_type: str, audiences: list[str]) -> list[str]:
         return self.routing().targets_for(event_type, audiences)
@@ -231,6 +250,38 @@ class Delivery(BaseModel):
 
     event: Event
     target: str
+
+
+# The delivery workflow's type; one run per (event, target), id `delivery-<delivery_id>`.
+DELIVERY_WORKFLOW = "Delivery"
+
+
+def delivery_id(delivery: Delivery) -> str:
+    """Stable per (event id, target): a retried or replayed announcement finds its delivery."""
+    digest = hashlib.sha256(f"{delivery.event.id}\n{delivery.target}".encode()).hexdigest()
+    return digest[:32]
+
+
+def delivery_workflow_id(delivery_id: str) -> str:
+    return f"delivery-{delivery_id}"
+
+
+class DeliveryOrder(BaseModel):
+    """The delivery workflow's input: what to send, for how long to try, and which ticket
+    (its workflow id) hears of a delivery given up on, if it still runs."""
+
+    delivery: Delivery
+    give_up_after: timedelta = DEFAULT_GIVE_UP_AFTER
+    ticket_workflow_id: str | None = None
+
+
+class DeliveryFailure(BaseModel):
+    """The `delivery_failed` signal a delivery workflow sends its ticket when it gives up."""
+
+    event_type: str
+    target: str
+    detail: str
+    at: datetime
 
 
 class DeliveryResult(BaseModel):

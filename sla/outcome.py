@@ -2,45 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from pydantic import BaseModel
-
 from sla.clock import ClockState, SlaClock
-from sla.effects import Effect
-from sla.priorities import Priority
+from sla.records import TicketChanges, TicketOutcome, opening_request
 from sla.ticket import TicketState
 
-
-class TicketOutcome(BaseModel):
-    ticket_id: str
-    customer_id: str
-    priority: Priority
-    policy: str
-    status: str
-    opened_at: datetime
-    first_response_at: datetime | None
-    responded_by: str | None
-    resolved_at: datetime | None
-    resolved_by: str | None
-    closed_at: datetime | None
-    response_state: str
-    resolution_state: str
-    response_seconds: int | None
-    resolution_seconds: int | None
-    response_breached_at: datetime | None
-    resolution_breached_at: datetime | None
-    breaches: int
-    escalation_level: int
-    cycles: int
-
-
-class TicketChanges(BaseModel):
-    """What one workflow task has to record: its effects (escalations, warnings, penalties,
-    rewards, each once by key) and the ticket's outcome, written in one transaction."""
-
-    effects: list[Effect] = []
-    outcome: TicketOutcome
+__all__ = ["TicketChanges", "TicketOutcome", "opening_request", "outcome_of"]
 
 
 def _seconds(clock: SlaClock) -> int | None:

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from sla.notifications import DEFAULT_GIVE_UP_AFTER, Delivery
 
-# The archiving workflow's type: started by name by the ticket's `start_archiving` activity.
+# The archiving workflow's type: a ticket starts one per run, as an abandoned child.
 ARCHIVE_WORKFLOW = "ArchiveTicket"
 
 
@@ -46,8 +46,14 @@ def previous_month(now: datetime) -> str:
 
 
 class ArchiveRequest(BaseModel):
-    """Archive a closed ticket's history (every run) before retention deletes it."""
+    """Archive one run of a ticket once it has ended (completed or continued as new), before
+    retention deletes it; the run that completes also leaves the ticket's final state."""
 
     ticket_id: str
     workflow_id: str
+    run_id: str
     task_queue: str = ""
+
+
+def archive_workflow_id(workflow_id: str, run_id: str) -> str:
+    return f"archive-{workflow_id}-{run_id}"

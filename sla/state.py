@@ -13,6 +13,7 @@ from sla.actions import ID_PATTERN, TEXT_LIMIT
 from sla.clock import Metric, SlaClock
 from sla.policy import PolicySnapshot
 from sla.priorities import Priority
+from sla.records import TicketChanges
 
 
 class TicketStatus(StrEnum):
@@ -96,6 +97,8 @@ class OpenTicket(BaseModel):
     opened_at: datetime | None = None
     # The state carried over by continue-as-new.
     carried: TicketState | None = None
+    # Records the store has not taken yet, carried over by continue-as-new (docs/design.md).
+    pending: TicketChanges | None = None
     # The TicketWorkflow revision it runs under for life (workflows/ticket.py REVISION,
     # docs/versioning.md); a starter that names none gets the first.
     revision: int = Field(default=1, ge=1)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sla.availability import Incident
 from sla.effects import RECORDED, Effect, InvalidEffect
-from sla.outcome import TicketChanges, TicketOutcome
+from sla.records import TicketChanges, TicketIdTaken, TicketOutcome
 from store.models import (
     CreditRow,
     IncidentRow,
@@ -78,8 +78,18 @@ class _Writes:
         self.notification = once(NotificationRow)
         self.credit = once(CreditRow)
         insert = dialect.insert(TicketRow)
-        changed = {c.name: insert.excluded[c.name] for c in TicketRow.__table__.columns}
-        self.ticket = insert.on_conflict_do_update(index_elements=["ticket_id"], set_=changed)
+        # The opening request is the row's for good; only a newer outcome replaces an older.
+        row, new = TicketRow.__table__.c, insert.excluded
+        changed = {c.name: new[c.name] for c in TicketRow.__table__.columns}
+        changed["request"] = func.coalesce(row.request, new.request)
+        self.ticket = insert.on_conflict_do_update(
+            index_elements=["ticket_id"],
+            set_=changed,
+            where=(
+                (row.request.is_(None) | new.request.is_(None) | (row.request == new.request))
+                & (row.as_of.is_(None) | new.as_of.is_(None) | (row.as_of <= new.as_of))
+            ),
+        ).returning(row.ticket_id)
 
     def effect(self, effect: Effect) -> tuple[Any, dict[str, Any]]:
         """Escalations and warnings are notifications; penalties and rewards are credits."""
@@ -103,7 +113,10 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
 class Store:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
-        self.engine: Engine = create_engine(url, pool_pre_ping=True)
+        # A database that does not answer fails a write in seconds, not minutes: the ticket's
+        # fast path gives up and its records wait (docs/design.md).
+        connect_args = {"connect_timeout": 5} if url.startswith("postgresql") else {}
+        self.engine: Engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -140,11 +153,23 @@ class Store:
         statement, values = self._writes.effect(effect)
         return connection.execute(statement, values).first() is not None
 
-    def _upsert_ticket(self, connection: Connection, outcome: TicketOutcome) -> None:
+    def _upsert_ticket(self, connection: Connection, changes: TicketChanges) -> None:
+        """The ticket's row, unless a newer outcome is there already; raises TicketIdTaken
+        when the row is another request's ticket (an id used before)."""
+        outcome = changes.outcome
         values = outcome.model_dump(mode="python")
         values["priority"] = outcome.priority.value
         values["updated_at"] = datetime.now(UTC)
-        connection.execute(self._writes.ticket, values)
+        values["request"] = changes.request
+        values["as_of"] = changes.as_of
+        if connection.execute(self._writes.ticket, values).first() is not None:
+            return
+        query = select(TicketRow.request).where(TicketRow.ticket_id == outcome.ticket_id)
+        request = connection.execute(query).scalar()
+        if request is not None and changes.request is not None and request != changes.request:
+            raise TicketIdTaken(
+                f"ticket id {outcome.ticket_id!r} was used by another ticket; its rows are kept"
+            )
 
     # -- written by activities -----------------------------------------------------------
 
@@ -152,9 +177,15 @@ class Store:
         """A workflow task's effects, each once by key (True where this call recorded it
         first), and the ticket's row: one transaction, so a breach is one commit."""
         with self.engine.begin() as connection:  # no ORM on the hot path
+            # The row first: a ticket that is not the id's owner writes nothing at all.
+            self._upsert_ticket(connection, changes)
             firsts = [self._insert_once(connection, effect) for effect in changes.effects]
-            self._upsert_ticket(connection, changes.outcome)
         return firsts
+
+    def ping(self) -> None:
+        """Raises when the database does not answer (health checks)."""
+        with self.engine.connect() as connection:
+            connection.execute(select(1))
 
     # -- incidents --------------------------------------------------------------------------
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -99,6 +107,12 @@ class TicketRow(Base):
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     cycles: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The opening request's fingerprint (sla.outcome.opening_request): a ticket id is taken
+    # forever, and only the very same request may open it again (docs/design.md).
+    request: Mapped[str | None] = mapped_column(String(64))
+    # The ticket's time when this outcome was made: a late retry of an older outcome (one
+    # carried across continue-as-new while the store was down) never overwrites a newer one.
+    as_of: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class IncidentRow(Base):
@@ -139,3 +153,25 @@ class StatementRow(Base):
     currency: Mapped[str | None] = mapped_column(String(3))
     payload: Mapped[str] = mapped_column(Text)
     closed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class DeliveryRow(Base):
+    """One event for one target (webhook or e-mail) and how its delivery went: pending,
+    delivered or dead (given up after `notifications.give_up_after`). The dead letters."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_state_created", "state", "created_at"),)
+
+    # sla.notifications.delivery_id(delivery): one row per (event id, target).
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), index=True)
+    event_type: Mapped[str] = mapped_column(String(32))
+    ticket_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(320), index=True)
+    state: Mapped[str] = mapped_column(String(16))  # pending, delivered, dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str | None] = mapped_column(Text)
+    # The DeliveryOrder as JSON: what POST /deliveries/{id}/retry sends again.
+    order: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

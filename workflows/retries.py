@@ -7,6 +7,7 @@ from datetime import timedelta
 from temporalio.common import RetryPolicy
 
 from sla.effects import InvalidEffect
+from sla.records import TicketIdTaken
 
 # A ticket's records must land, so they retry until they do; the ledger key keeps them single.
 # An effect the store does not keep is a bug, not an outage: that one is never retried.
@@ -14,9 +15,18 @@ RECORD = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=[InvalidEffect.__name__],
+    non_retryable_error_types=[InvalidEffect.__name__, TicketIdTaken.__name__],
 )
 RECORD_TIMEOUT = timedelta(seconds=30)
+# The ticket's fast path: a few quick attempts within a few seconds, in its workflow task;
+# past that the records wait for the regular activity above (docs/design.md).
+RECORD_FAST = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_attempts=3,
+    non_retryable_error_types=[InvalidEffect.__name__, TicketIdTaken.__name__],
+)
+RECORD_FAST_WINDOW = timedelta(seconds=5)
 
 # Deliveries back off to ten minutes between attempts and never give up on a 5xx or timeout.
 DELIVERY = RetryPolicy(

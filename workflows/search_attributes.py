@@ -22,6 +22,8 @@ SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
 RESPONSE_DUE_AT = SearchAttributeKey.for_datetime("ResponseDueAt")
 RESOLUTION_DUE_AT = SearchAttributeKey.for_datetime("ResolutionDueAt")
 ESCALATION_LEVEL = SearchAttributeKey.for_int("EscalationLevel")
+# Records (effects, and the outcome as one) waiting for the store: >0 only in a store outage.
+RECORDS_PENDING = SearchAttributeKey.for_int("SlaRecordsPending")
 
 ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     TICKET_STATUS,
@@ -31,6 +33,7 @@ ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     RESPONSE_DUE_AT,
     RESOLUTION_DUE_AT,
     ESCALATION_LEVEL,
+    RECORDS_PENDING,
 )
 
 IndexValues = dict[str, str | bool | int | datetime | None]
@@ -40,7 +43,7 @@ def _running_due(clock: SlaClock) -> datetime | None:
     return clock.due_at if clock.state is ClockState.RUNNING else None
 
 
-def index_values(state: TicketState) -> IndexValues:
+def index_values(state: TicketState, records_pending: int = 0) -> IndexValues:
     """What visibility should say about a ticket now; None means unset."""
     return {
         TICKET_STATUS.name: state.status.value,
@@ -50,6 +53,7 @@ def index_values(state: TicketState) -> IndexValues:
         RESPONSE_DUE_AT.name: _running_due(state.response),
         RESOLUTION_DUE_AT.name: _running_due(state.resolution),
         ESCALATION_LEVEL.name: state.escalation_level,
+        RECORDS_PENDING.name: records_pending,
     }
 
 

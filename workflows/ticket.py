@@ -8,19 +8,32 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    FailureError,
+    RetryState,
+    WorkflowAlreadyStartedError,
+)
 
 with workflow.unsafe.imports_passed_through():
-    from activities.archive import ArchiveActivities
     from activities.calendars import extend_calendar
-    from activities.notify import Notifier
     from activities.sla import SlaActivities
     from sla.actions import ACTIONS, Action, ActionKind, ActionRejected
     from sla.calendar import CalendarExtension
     from sla.effects import RECORDED, Effect, events_for
-    from sla.notifications import Delivery
-    from sla.outcome import TicketChanges, TicketOutcome, outcome_of
-    from sla.schedules import ArchiveRequest
+    from sla.notifications import (
+        DELIVERY_WORKFLOW,
+        Delivery,
+        DeliveryFailure,
+        DeliveryOrder,
+        delivery_id,
+        delivery_workflow_id,
+    )
+    from sla.outcome import TicketChanges, TicketOutcome, opening_request, outcome_of
+    from sla.records import pending_after, recorded_from
+    from sla.schedules import ARCHIVE_WORKFLOW, ArchiveRequest, archive_workflow_id
     from sla.state import CommentsPage, CommentsWanted
     from sla.ticket import OpenTicket, Ticket, TicketState
     from workflows import retries
@@ -81,10 +94,16 @@ class TicketWorkflow:
     def __init__(self, new: OpenTicket) -> None:
         self._ticket = Ticket.open(new, workflow.now())
         self._revision = new.revision
+        self._request = opening_request(new.customer_id, new.title, new.priority)
         self._changed = False
-        self._in_flight: list[asyncio.Future[Any]] = []
+        # Child workflow starts (deliveries) not yet confirmed by the server.
+        self._in_flight: list[asyncio.Task[None]] = []
+        self._indexing = False
         self._indexed: IndexValues | None = None
         self._recorded: TicketOutcome | None = None
+        # Records the store has not taken yet, and the activity writing them (docs/design.md).
+        self._pending: TicketChanges | None = new.pending
+        self._writing: asyncio.Task[None] | None = None
 
     @workflow.run
     async def run(self, new: OpenTicket) -> TicketState:
@@ -95,49 +114,59 @@ class TicketWorkflow:
         # Visibility is kept only where the starter indexed the ticket: the API always does,
         # the time-skipping test server has no custom search attributes to index with.
         started_with = workflow.info().typed_search_attributes
-        indexed = started_with.get(TICKET_STATUS) is not None
-        if indexed:
+        self._indexing = started_with.get(TICKET_STATUS) is not None
+        if self._indexing:
             self._indexed = indexed_at_start(started_with)
+        if self._pending is not None:
+            self._write_pending()  # carried over by continue-as-new
         while True:
             await self._keep_calendar_ahead()
             self._ticket.on_time(workflow.now())
             await self._record_changes()
-            if indexed:
-                self._update_index()
+            self._update_index()
             if self._ticket.closed:
                 break
             if workflow.info().is_continue_as_new_suggested():
                 if await self._settled():
+                    await self._start_archiving()
                     workflow.continue_as_new(
                         new.model_copy(
                             update={
                                 "carried": self._ticket.state,
                                 "policy": self._ticket.policy,
                                 "revision": REVISION,
+                                "pending": self._pending,
                             }
                         )
                     )
                 continue
             await self._sleep_until_next_moment()
-        await self._settled()
+        # Closed: no clock runs any more, so only now may the run wait for the store.
+        while not await self._settled() or self._pending is not None:
+            await workflow.wait_condition(lambda: self._pending is None)
+            self._update_index()
         await self._start_archiving()
         return self._ticket.state
 
     async def _start_archiving(self) -> None:
-        """An ArchiveTicket workflow, started by a local activity (not as a child, so nothing
-        ties it to this run), archives the full history once this run has completed."""
+        """An ArchiveTicket workflow per run, started as a child the run abandons: it waits
+        until this run has ended (completed, or continued as new), then archives it, so
+        retention never deletes a part of a ticket's history that the archive lacks."""
         info = workflow.info()
-        await workflow.execute_local_activity_method(
-            ArchiveActivities.start_archiving,
-            ArchiveRequest(
-                ticket_id=self._ticket.state.ticket_id,
-                workflow_id=info.workflow_id,
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await workflow.start_child_workflow(
+                ARCHIVE_WORKFLOW,
+                ArchiveRequest(
+                    ticket_id=self._ticket.state.ticket_id,
+                    workflow_id=info.workflow_id,
+                    run_id=info.run_id,
+                    task_queue=info.task_queue,
+                ),
+                id=archive_workflow_id(info.workflow_id, info.run_id),
                 task_queue=info.task_queue,
-            ),
-            start_to_close_timeout=retries.RECORD_TIMEOUT,
-            retry_policy=retries.RECORD,
-            summary="start archiving",
-        )
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                static_summary=f"archive run {info.run_id}",
+            )
 
     async def _sleep_until_next_moment(self) -> None:
         """The updatable timer: sleep until the next SLA moment or until any action changes it."""
@@ -153,7 +182,8 @@ class TicketWorkflow:
 
     async def _keep_calendar_ahead(self) -> None:
         """Holidays and time-zone offsets are frozen for a horizon; a long ticket extends it
-        through a local activity, so the lookup is recorded in history, never replayed."""
+        through a local activity, so the lookup is recorded in history, never replayed. It
+        reads the calendar library only: no I/O."""
         calendar = self._ticket.policy.calendar
         if calendar.horizon_end is None:
             return
@@ -168,84 +198,134 @@ class TicketWorkflow:
         self._ticket.change_calendar(fresh)
 
     async def _record_changes(self) -> None:
-        """Announce this task's effects and record them with the ticket's outcome: one local
-        activity, one store transaction, so a breach costs one workflow task."""
-        self._in_flight = [h for h in self._in_flight if not h.done()]
+        """Announce this task's effects and hand them, with the ticket's outcome, to the store.
+
+        The fast path, while the store keeps up: one local activity, one transaction, a few
+        seconds at most, so a breach costs one workflow task. Past that, or while earlier
+        records still wait, the records join the pending ones, written by an activity the
+        loop does not wait for: the clock never waits on the store."""
+        self._in_flight = [t for t in self._in_flight if not t.done()]
         taken = self._ticket.take_effects()
         self._announce(taken)
         effects = [e for e in taken if e.kind in RECORDED]
         outcome = outcome_of(self._ticket.state)
         if not effects and outcome == self._recorded:
             return
-        summary = ", ".join(f"{e.kind.value} {e.metric.value} level {e.level}" for e in effects)
-        try:
-            await workflow.execute_local_activity_method(
-                SlaActivities.record_changes,
-                TicketChanges(effects=effects, outcome=outcome),
-                start_to_close_timeout=retries.RECORD_TIMEOUT,
-                retry_policy=retries.RECORD,
-                summary=f"record {summary}, outcome" if summary else "record outcome",
-            )
-        except ActivityError as exc:
-            # Only a non-retryable failure gets here; the ticket must go on keeping its SLA.
-            workflow.logger.error("recording failed for good: %s", exc.cause or exc)
-            return
         self._recorded = outcome
+        changes = TicketChanges(
+            effects=effects, outcome=outcome, request=self._request, as_of=workflow.now()
+        )
+        if self._pending is None:
+            summary = ", ".join(f"{e.kind.value} {e.metric.value} level {e.level}" for e in effects)
+            try:
+                await workflow.execute_local_activity_method(
+                    SlaActivities.record_changes,
+                    changes,
+                    schedule_to_close_timeout=retries.RECORD_FAST_WINDOW,
+                    retry_policy=retries.RECORD_FAST,
+                    summary=f"record {summary}, outcome" if summary else "record outcome",
+                )
+                return
+            except FailureError as exc:
+                # A local activity's last failure may come as itself, not in an ActivityError.
+                if isinstance(exc, CancelledError):
+                    raise
+                if _refused_for_good(exc):
+                    # A record the store refuses for good: a bug, or an id used before.
+                    workflow.logger.error("the store refused the records: %s", _cause(exc))
+                    return
+                workflow.logger.warning("the store is slow or down; records wait: %s", _cause(exc))
+        self._pending = pending_after(self._pending, changes)
+        self._write_pending()
+
+    def _write_pending(self) -> None:
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write_pending_until_done())
+
+    async def _write_pending_until_done(self) -> None:
+        """One regular activity at a time writes all that waits, retried until the store
+        takes it; the effects' keys keep each record single, and the outcome's time keeps
+        an older outcome from overwriting a newer one."""
+        while self._pending is not None:
+            batch = self._pending
+            self._update_index()
+            try:
+                await workflow.execute_activity_method(
+                    SlaActivities.record_changes,
+                    batch,
+                    start_to_close_timeout=retries.RECORD_TIMEOUT,
+                    retry_policy=retries.RECORD,
+                    summary=f"record {len(batch.effects)} waiting effects, outcome",
+                )
+            except FailureError as exc:
+                # Only a refusal for good gets here (RECORD retries anything else).
+                if isinstance(exc, CancelledError):
+                    raise
+                workflow.logger.error("the store refused the records: %s", _cause(exc))
+            self._pending = recorded_from(self._pending, batch)
+        self._update_index()
 
     def _announce(self, effects: list[Effect]) -> None:
-        """Tell each effect's targets; not awaited, so a slow receiver never holds up the
-        ticket's own timers."""
+        """Each effect's event to each of its targets: a Delivery workflow per (event, target),
+        started as a child the ticket abandons, so no receiver ever holds the ticket."""
         routing = self._ticket.policy.routing
         if routing is None:
             return
+        workflow_id = workflow.info().workflow_id
         for effect in effects:
             for event, audiences in events_for(effect):
                 for target in routing.targets_for(event.type, audiences):
-                    delivery = Delivery(event=event, target=target)
-                    self._in_flight.append(asyncio.create_task(self._deliver(delivery)))
+                    order = DeliveryOrder(
+                        delivery=Delivery(event=event, target=target),
+                        give_up_after=routing.give_up_after,
+                        ticket_workflow_id=workflow_id,
+                    )
+                    self._in_flight.append(asyncio.create_task(self._hand_off(order)))
 
-    async def _deliver(self, delivery: Delivery) -> None:
-        """One activity per (event, target), retried with backoff until it is delivered or the
-        receiver rejects it for good; that lands on the ticket's timeline."""
-        try:
-            await workflow.execute_activity_method(
-                Notifier.deliver,
-                delivery,
-                start_to_close_timeout=retries.DELIVERY_TIMEOUT,
-                retry_policy=retries.DELIVERY,
-                summary=f"{delivery.event.type} to {delivery.target}",
+    async def _hand_off(self, order: DeliveryOrder) -> None:
+        delivery = order.delivery
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await workflow.start_child_workflow(
+                DELIVERY_WORKFLOW,
+                order,
+                id=delivery_workflow_id(delivery_id(delivery)),
+                task_queue=workflow.info().task_queue,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                static_summary=f"{delivery.event.type} to {delivery.target}",
             )
-        except ActivityError as exc:
-            cause = exc.cause
-            why = cause.message if isinstance(cause, ApplicationError) else str(exc)
-            self._ticket.record_delivery_failure(
-                workflow.now(), delivery.event.type, delivery.target, why
-            )
-            self._changed = True
 
     async def _settled(self) -> bool:
-        """Let handlers finish and side effects complete; True if no action came in meanwhile."""
+        """Let handlers finish and hand-offs start; True if no action came in meanwhile."""
         self._changed = False
         await workflow.wait_condition(workflow.all_handlers_finished)
         while self._ticket.outbox or self._in_flight:
             await self._record_changes()
-            results = await asyncio.gather(*self._in_flight, return_exceptions=True)
-            self._in_flight = []
-            for result in results:
+            starts, self._in_flight = self._in_flight, []
+            for result in await asyncio.gather(*starts, return_exceptions=True):
                 if isinstance(result, BaseException):
-                    # Only a non-retryable failure gets here; the ticket must still finish.
-                    workflow.logger.error("side effect failed for good: %s", result)
+                    workflow.logger.error("a delivery could not be started: %s", result)
             await workflow.wait_condition(workflow.all_handlers_finished)
         return not self._changed
 
     def _update_index(self) -> None:
-        values = index_values(self._ticket.state)
+        if not self._indexing:
+            return
+        waiting = 0 if self._pending is None else len(self._pending.effects) + 1
+        values = index_values(self._ticket.state, waiting)
         updates = index_updates(values, self._indexed)
         if updates:
             workflow.upsert_search_attributes(updates)
         self._indexed = values
 
     # -- messages -------------------------------------------------------------------------
+
+    @workflow.signal(name="delivery_failed")
+    def delivery_failed(self, failure: DeliveryFailure) -> None:
+        """A Delivery workflow gave up: the ticket's timeline shows it (staff only)."""
+        self._ticket.record_delivery_failure(
+            failure.at, failure.event_type, failure.target, failure.detail
+        )
+        self._changed = True
 
     @workflow.query(name="state")
     def state(self) -> TicketState:
@@ -276,6 +356,21 @@ class TicketWorkflow:
             raise _rejected(exc) from None
         self._changed = True
         return self._ticket.state.shown()
+
+
+# The failures the store raises that no retry will fix (workflows/retries.py).
+_FINAL = frozenset(retries.RECORD_FAST.non_retryable_error_types or ())
+
+
+def _cause(exc: FailureError) -> BaseException:
+    return exc.cause if isinstance(exc, ActivityError) and exc.cause is not None else exc
+
+
+def _refused_for_good(exc: FailureError) -> bool:
+    if isinstance(exc, ActivityError) and exc.retry_state == RetryState.NON_RETRYABLE_FAILURE:
+        return True
+    cause = _cause(exc)
+    return isinstance(cause, ApplicationError) and (cause.non_retryable or cause.type in _FINAL)
 
 
 def _rejected(exc: ActionRejected) -> ApplicationError:

@@ -171,6 +171,9 @@ async def test_healthz_is_ok_while_a_worker_polls(http: httpx.AsyncClient) -> No
     health = await http.get("/healthz")
     assert health.status_code == 200
     assert health.json()["status"] == "ok" and health.json()["workers"] >= 1
+    # The store answers and nothing waits for it.
+    assert health.json()["store"] == "ok"
+    assert health.json()["pending_effects"] == 0
 
 
 async def test_priority_change_while_paused_applies_new_targets_to_paused_clocks(

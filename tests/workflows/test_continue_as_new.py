@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -16,12 +17,14 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from sla.actions import Comment, Respond
-from sla.policy import PolicySnapshot
+from sla.policy import PolicySnapshot, Targets
 from sla.priorities import Priority
 from sla.state import COMMENTS_SHOWN, CommentsWanted
 from sla.ticket import OpenTicket, Ticket
 from store import Store
 from store.history import fetch_runs
+from tests.support import postgres
+from tests.support.http import wait_until
 from tests.support.workflows import act, signal, state_of, ticket_worker
 from workflows.search_attributes import ALL_KEYS, initial_search_attributes
 from workflows.ticket import REVISION, TicketWorkflow
@@ -117,3 +120,77 @@ async def test_ticket_with_hundreds_of_comments_continues_as_new_with_all_its_st
     for history in raw:
         assert isinstance(history, WorkflowHistory)
         await replayer.replay_workflow(history)
+
+
+def recorded(read: Callable[[str], Any]) -> Callable[[], Awaitable[bool]]:
+    """A store read of the test's ticket as a wait_until predicate (off the event loop)."""
+
+    async def check() -> bool:
+        return bool(await asyncio.to_thread(read, "patient"))
+
+    return check
+
+
+@pytest.mark.skipif(not postgres.installed(), reason="PostgreSQL server binaries not installed")
+async def test_records_waiting_for_a_stopped_store_cross_continue_as_new_and_land_once(
+    small_history_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot
+) -> None:
+    client = small_history_env.client
+    fast = Targets(response=timedelta(seconds=3), resolution=timedelta(hours=1))
+    policy = standard_policy.model_copy(
+        update={"targets": {**standard_policy.targets, Priority.P1: fast}}
+    )
+    new = OpenTicket(
+        ticket_id="patient",
+        customer_id="patient-customer",
+        title="Waits for the store",
+        priority=Priority.P1,
+        policy=policy,
+        revision=REVISION,
+    )
+    with postgres.stoppable_postgres() as database:
+        store = Store(database.url)
+        db = store.engine
+        async with ticket_worker(client, task_queue, store):
+            handle = await client.start_workflow(
+                TicketWorkflow.run,
+                new,
+                id="ticket-patient",
+                task_queue=task_queue,
+                search_attributes=initial_search_attributes(
+                    Ticket.open(new, datetime.now(UTC)).state
+                ),
+            )
+            await wait_until(recorded(store.ticket))  # the first record, on the fast path
+            database.stop()
+
+            async def breached() -> bool:  # the clock goes on without the store
+                return (await state_of(handle)).response.breached_at is not None
+
+            await wait_until(breached, seconds=60)
+            state = await state_of(handle)
+            assert state.escalation_level == 1
+            for n in range(120):  # a history long enough to continue as new meanwhile
+                await signal(handle, Comment(author="bob", body=f"comment {n}"))
+            runs = await fetch_runs(client, "ticket-patient")
+            assert len(runs) >= 2, "the ticket should have continued as new"
+            carried = [
+                events[0]["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]
+                for _, events in runs[1:]
+            ]
+            assert any(c.get("pending") for c in carried), "what waits crosses continue-as-new"
+
+            database.start()
+            await wait_until(recorded(lambda t: len(store.events(t)) >= 3), seconds=120)
+            await wait_until(
+                recorded(lambda t: (row := store.ticket(t)) and row.response_state == "breached")
+            )
+            events = store.events("patient")
+            await handle.terminate("test over")
+        db.dispose()
+
+    kinds = sorted(e["kind"] for e in events)
+    assert kinds == ["escalation", "penalty", "warning"], kinds  # each once, by key
+    for kind in ("escalation", "penalty"):  # recorded late, each at its own time
+        at = next(e for e in events if e["kind"] == kind)["at"]
+        assert pydantic.TypeAdapter(datetime).validate_python(at) == state.response.breached_at
