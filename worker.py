@@ -14,6 +14,7 @@ from activities.archive import ArchiveActivities
 from activities.calendars import extend_calendar
 from activities.contracts import ContractActivities
 from activities.deliveries import DeliveryActivities
+from activities.handoff import HandOffActivities
 from activities.notify import Notifier
 from activities.sla import SlaActivities
 from settings import Settings
@@ -38,6 +39,12 @@ WORKFLOWS = [
 def ticket_activities(store: Store) -> list[Callable[..., Any]]:
     """Every activity a ticket calls, bound to its dependencies."""
     return [SlaActivities(store).record_changes, extend_calendar]
+
+
+def hand_off_activities(client: Client) -> list[Callable[..., Any]]:
+    """Starting the workflows tickets and months hand off: deliveries, a run's archiving."""
+    hand_off = HandOffActivities(client)
+    return [hand_off.start_deliveries, hand_off.start_archiving_run]
 
 
 def delivery_activities(
@@ -71,7 +78,7 @@ def build_worker(client: Client, settings: Settings, store: Store | None = None)
             contracts.probe_availability,
             contracts.close_month,
             archive.archive_ticket,
-            archive.start_archiving,
+            *hand_off_activities(client),
             *delivery_activities(store, settings.sla_config.notifications),
         ],
         # extend_calendar is a quick sync activity; sync activities need an executor.

@@ -5,16 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import ContractActivities
-    from sla.notifications import DeliveryOrder, delivery_id, delivery_workflow_id
+    from activities.handoff import HandOffActivities
+    from sla.notifications import DeliveryOrder
     from sla.schedules import ClosedMonth, CloseMonth, ProbeCheck, ProbeOutcome, previous_month
     from workflows import retries
-    from workflows.delivery import DeliveryWorkflow
 
 
 @workflow.defn(name="AvailabilityProbe")
@@ -46,22 +43,19 @@ class MonthlyStatementsWorkflow:
             start_to_close_timeout=retries.CLOSE_MONTH_TIMEOUT,
             retry_policy=retries.CLOSE_MONTH,
         )
-        # One abandoned child per (event, target): it outlives this run and is given up on
-        # after `give_up_after` into a dead letter. Only its start is awaited.
-        for delivery in closed.deliveries:
-            order = DeliveryOrder(delivery=delivery, give_up_after=closed.give_up_after)
-            try:
-                await workflow.start_child_workflow(
-                    DeliveryWorkflow.run,
-                    order,
-                    id=delivery_workflow_id(delivery_id(delivery)),
-                    task_queue=workflow.info().task_queue,
-                    parent_close_policy=ParentClosePolicy.ABANDON,
-                    # A statement goes out once: a delivery of it that ran before is not redone
-                    # (a dead one is retried by hand, POST /deliveries/{id}/retry).
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                    static_summary=f"{delivery.event.type} to {delivery.target}",
-                )
-            except WorkflowAlreadyStartedError:
-                workflow.logger.info("delivery of %s already started", delivery.event.id)
+        # One Delivery workflow per (event, target), started (activities/handoff.py) and not
+        # awaited: it is given up on after `give_up_after` into a dead letter. A statement goes
+        # out once: a delivery of it that ran before is not redone (a dead one is retried by
+        # hand, POST /deliveries/{id}/retry).
+        orders = [
+            DeliveryOrder(delivery=delivery, give_up_after=closed.give_up_after)
+            for delivery in closed.deliveries
+        ]
+        if orders:
+            await workflow.execute_activity_method(
+                HandOffActivities.start_deliveries,
+                orders,
+                start_to_close_timeout=retries.HAND_OFF_TIMEOUT,
+                retry_policy=retries.HAND_OFF,
+            )
         return closed

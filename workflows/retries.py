@@ -28,6 +28,15 @@ RECORD_FAST = RetryPolicy(
 )
 RECORD_FAST_WINDOW = timedelta(seconds=5)
 
+# Starting the workflows a ticket hands off (deliveries, a run's archiving) asks Temporal
+# only; retried until it answers.
+HAND_OFF = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+)
+HAND_OFF_TIMEOUT = timedelta(seconds=30)
+
 # Deliveries back off to ten minutes between attempts and never give up on a 5xx or timeout.
 DELIVERY = RetryPolicy(
     initial_interval=timedelta(seconds=2),

@@ -14,26 +14,19 @@ from temporalio.exceptions import (
     CancelledError,
     FailureError,
     RetryState,
-    WorkflowAlreadyStartedError,
 )
 
 with workflow.unsafe.imports_passed_through():
     from activities.calendars import extend_calendar
+    from activities.handoff import HandOffActivities
     from activities.sla import SlaActivities
     from sla.actions import ACTIONS, Action, ActionKind, ActionRejected
     from sla.calendar import CalendarExtension
     from sla.effects import RECORDED, Effect, events_for
-    from sla.notifications import (
-        DELIVERY_WORKFLOW,
-        Delivery,
-        DeliveryFailure,
-        DeliveryOrder,
-        delivery_id,
-        delivery_workflow_id,
-    )
+    from sla.notifications import Delivery, DeliveryFailure, DeliveryOrder
     from sla.outcome import TicketChanges, TicketOutcome, opening_request, outcome_of
     from sla.records import pending_after, recorded_from
-    from sla.schedules import ARCHIVE_WORKFLOW, ArchiveRequest, archive_workflow_id
+    from sla.schedules import ArchiveRequest
     from sla.state import CommentsPage, CommentsWanted
     from sla.ticket import OpenTicket, Ticket, TicketState
     from workflows import retries
@@ -96,7 +89,7 @@ class TicketWorkflow:
         self._revision = new.revision
         self._request = opening_request(new.customer_id, new.title, new.priority)
         self._changed = False
-        # Child workflow starts (deliveries) not yet confirmed by the server.
+        # Delivery starts not yet confirmed (local activities).
         self._in_flight: list[asyncio.Task[None]] = []
         self._indexing = False
         self._indexed: IndexValues | None = None
@@ -149,24 +142,23 @@ class TicketWorkflow:
         return self._ticket.state
 
     async def _start_archiving(self) -> None:
-        """An ArchiveTicket workflow per run, started as a child the run abandons: it waits
-        until this run has ended (completed, or continued as new), then archives it, so
-        retention never deletes a part of a ticket's history that the archive lacks."""
+        """An ArchiveTicket workflow per run, started (activities/handoff.py) as the run ends
+        and not tied to it: it waits until this run has ended (completed, or continued as
+        new), then archives it, so retention never deletes a part of a ticket's history that
+        the archive lacks."""
         info = workflow.info()
-        with contextlib.suppress(WorkflowAlreadyStartedError):
-            await workflow.start_child_workflow(
-                ARCHIVE_WORKFLOW,
-                ArchiveRequest(
-                    ticket_id=self._ticket.state.ticket_id,
-                    workflow_id=info.workflow_id,
-                    run_id=info.run_id,
-                    task_queue=info.task_queue,
-                ),
-                id=archive_workflow_id(info.workflow_id, info.run_id),
+        await workflow.execute_local_activity_method(
+            HandOffActivities.start_archiving_run,
+            ArchiveRequest(
+                ticket_id=self._ticket.state.ticket_id,
+                workflow_id=info.workflow_id,
+                run_id=info.run_id,
                 task_queue=info.task_queue,
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                static_summary=f"archive run {info.run_id}",
-            )
+            ),
+            start_to_close_timeout=retries.HAND_OFF_TIMEOUT,
+            retry_policy=retries.HAND_OFF,
+            summary="start archiving this run",
+        )
 
     async def _sleep_until_next_moment(self) -> None:
         """The updatable timer: sleep until the next SLA moment or until any action changes it."""
@@ -267,35 +259,37 @@ class TicketWorkflow:
 
     def _announce(self, effects: list[Effect]) -> None:
         """Each effect's event to each of its targets: a Delivery workflow per (event, target),
-        started as a child the ticket abandons, so no receiver ever holds the ticket."""
+        started by one local activity per pass and not awaited by the loop, so no receiver
+        ever holds the ticket; only settling waits for the starts."""
         routing = self._ticket.policy.routing
         if routing is None:
             return
         workflow_id = workflow.info().workflow_id
-        for effect in effects:
-            for event, audiences in events_for(effect):
-                for target in routing.targets_for(event.type, audiences):
-                    order = DeliveryOrder(
-                        delivery=Delivery(event=event, target=target),
-                        give_up_after=routing.give_up_after,
-                        ticket_workflow_id=workflow_id,
-                    )
-                    self._in_flight.append(asyncio.create_task(self._hand_off(order)))
-
-    async def _hand_off(self, order: DeliveryOrder) -> None:
-        delivery = order.delivery
-        with contextlib.suppress(WorkflowAlreadyStartedError):
-            await workflow.start_child_workflow(
-                DELIVERY_WORKFLOW,
-                order,
-                id=delivery_workflow_id(delivery_id(delivery)),
-                task_queue=workflow.info().task_queue,
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                static_summary=f"{delivery.event.type} to {delivery.target}",
+        orders = [
+            DeliveryOrder(
+                delivery=Delivery(event=event, target=target),
+                give_up_after=routing.give_up_after,
+                ticket_workflow_id=workflow_id,
             )
+            for effect in effects
+            for event, audiences in events_for(effect)
+            for target in routing.targets_for(event.type, audiences)
+        ]
+        if orders:
+            self._in_flight.append(asyncio.create_task(self._start_deliveries(orders)))
+
+    async def _start_deliveries(self, orders: list[DeliveryOrder]) -> None:
+        kinds = sorted({order.delivery.event.type for order in orders})
+        await workflow.execute_local_activity_method(
+            HandOffActivities.start_deliveries,
+            orders,
+            start_to_close_timeout=retries.HAND_OFF_TIMEOUT,
+            retry_policy=retries.HAND_OFF,
+            summary=f"start {len(orders)} deliveries: {', '.join(kinds)}",
+        )
 
     async def _settled(self) -> bool:
-        """Let handlers finish and hand-offs start; True if no action came in meanwhile."""
+        """Let handlers finish and deliveries start; True if no action came in meanwhile."""
         self._changed = False
         await workflow.wait_condition(workflow.all_handlers_finished)
         while self._ticket.outbox or self._in_flight:

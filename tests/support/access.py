@@ -69,6 +69,9 @@ ROWS: list[Row] = [
     ("metrics", "GET", "/metrics", None, (), (200, 200, 403, None)),
     ("notifications-test", "POST", "/notifications/test", {"target": "webhook:e2e-down"}, (),
      (200, 403, 403, None)),
+    ("deliveries", "GET", "/deliveries", None, (), (200, 200, 403, None)),
+    ("retry-delivery", "POST", "/deliveries/" + "0" * 32 + "/retry", None, (),
+     (404, 403, 403, None)),
 ]  # fmt: skip
 CALLERS = {"admin": "admin", "agent": "agent", "mine": "acme", "theirs": "acme"}
 

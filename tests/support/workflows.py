@@ -13,15 +13,28 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio import activity
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.archive import ArchiveActivities
+from activities.handoff import HandOffActivities
 from sla.actions import Action, kind_of
-from sla.notifications import NotificationsConfig
+from sla.notifications import (
+    DeliveryOrder,
+    NotificationsConfig,
+    delivery_id,
+    delivery_workflow_id,
+)
 from sla.policy import PolicySnapshot
 from sla.priorities import Priority
+from sla.schedules import ArchiveRequest, archive_workflow_id
 from sla.ticket import OpenTicket, TicketState
 from store import Store
 from store.archive import Archive
@@ -32,6 +45,8 @@ from workflows.ticket import REVISION, TicketWorkflow
 
 # Tickets opened per task queue, so the worker context can clean up after its test.
 _opened: dict[str, list[WorkflowHandle[TicketWorkflow, TicketState]]] = {}
+# The workflows tickets handed off per task queue (archiving, deliveries), for the same.
+_handed_off: dict[str, list[str]] = {}
 
 
 @asynccontextmanager
@@ -54,6 +69,8 @@ async def ticket_worker(
             *ticket_activities(store),
             *_archiving(client),
             *delivery_activities(store, notifications or NotificationsConfig()),
+            _TrackedHandOff(client).start_deliveries,
+            _TrackedHandOff(client).start_archiving_run,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=2),
     ) as worker:
@@ -62,17 +79,40 @@ async def ticket_worker(
         finally:
             for handle in _opened.pop(task_queue, []):
                 await _stop(handle)
-                # A closed ticket's archiving child must finish too, or it stalls time.
-                with contextlib.suppress(RPCError):
-                    archiving = client.get_workflow_handle(f"archive-{handle.id}")
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(archiving.result(), timeout=10)
-                    await _stop(archiving)
+            await _stop_handed_off(client, task_queue)
 
 
 def _archiving(client: Client) -> list[Any]:
     archive = ArchiveActivities(client, Archive(Path(tempfile.mkdtemp())))
-    return [archive.archive_ticket, archive.start_archiving]
+    return [archive.archive_ticket]
+
+
+class _TrackedHandOff(HandOffActivities):
+    """The real hand-offs, remembering what they started per task queue for the cleanup."""
+
+    @activity.defn(name="start_deliveries")
+    async def start_deliveries(self, orders: list[DeliveryOrder]) -> int:
+        ids = [delivery_workflow_id(delivery_id(order.delivery)) for order in orders]
+        _handed_off.setdefault(activity.info().task_queue, []).extend(ids)
+        return await super().start_deliveries(orders)
+
+    @activity.defn(name="start_archiving_run")
+    async def start_archiving_run(self, request: ArchiveRequest) -> None:
+        archive_id = archive_workflow_id(request.workflow_id, request.run_id)
+        _handed_off.setdefault(activity.info().task_queue, []).append(archive_id)
+        await super().start_archiving_run(request)
+
+
+async def _stop_handed_off(client: Client, task_queue: str) -> None:
+    """What tickets handed off (a run's archiving, deliveries) must end too, or it stalls
+    time: archiving gets a moment to finish (its run has ended), the rest is stopped."""
+    for workflow_id in dict.fromkeys(_handed_off.pop(task_queue, [])):
+        with contextlib.suppress(RPCError):
+            handle = client.get_workflow_handle(workflow_id)
+            if workflow_id.startswith("archive-"):
+                with contextlib.suppress(TimeoutError, WorkflowFailureError):
+                    await asyncio.wait_for(handle.result(), timeout=10)
+            await _stop(handle)
 
 
 async def _stop(handle: WorkflowHandle[Any, Any]) -> None:
