@@ -28,6 +28,7 @@ from sla.policy import PolicySnapshot, SlaConfig, parse_config
 from sla.priorities import Priority
 from sla.ticket import Ticket
 from store import Store
+from tests.support import postgres
 from tests.support.receiver import Receiver
 from tests.support.workflows import act, new_ticket, open_ticket, signal, ticket_worker
 from workflows.search_attributes import ALL_KEYS, initial_search_attributes
@@ -69,10 +70,11 @@ def contract(targets: dict[str, str], events: list[str], rewarded_within: float)
 
 @asynccontextmanager
 async def stack(
-    indexed: bool, notifications: NotificationsConfig | None = None
+    indexed: bool, notifications: NotificationsConfig | None = None, store: Store | None = None
 ) -> AsyncIterator[tuple[WorkflowEnvironment, Client]]:
     """A server (a dev server with search attributes where `indexed`, else time-skipping), a
-    worker on QUEUE with a throwaway store, and a receiver that accepts every delivery."""
+    worker on QUEUE with `store` (else a throwaway one), and a receiver that accepts every
+    delivery."""
     if indexed:
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(BIN / "temporal"),
@@ -85,7 +87,7 @@ async def stack(
             data_converter=pydantic_data_converter,
         )
     with Receiver(200, port=PORT), tempfile.TemporaryDirectory() as tmp:
-        store = Store.at(Path(tmp) / "l.db")
+        store = store or Store.at(Path(tmp) / "l.db")
         async with env, ticket_worker(env.client, QUEUE, store, notifications):
             yield env, env.client
 
@@ -196,8 +198,49 @@ async def indexed_every_action() -> WorkflowHistory:
         return await handle.fetch_history()
 
 
+async def store_outage() -> WorkflowHistory:
+    """The store's PostgreSQL stopped under a breach: the fast path gives up, the records wait
+    in the pending list (the regular activity, the index of what waits) and land once the
+    database is back; then worked and closed."""
+    config = contract({"response": "2s", "resolution": "30s"}, ["breach"], 0.9)
+    with postgres.stoppable_postgres() as database:
+        store = Store(database.url)
+        async with stack(True, config.notifications, store) as (_, client):
+            now = datetime.now(UTC)
+            policy = policy_snapshot(config, now, "acme")
+            new = new_ticket(policy, ticket_id="outage", opened_at=now)
+            handle = await client.start_workflow(
+                TicketWorkflow.run,
+                new,
+                id="ticket-outage",
+                task_queue=QUEUE,
+                search_attributes=initial_search_attributes(Ticket.open(new, now).state),
+            )
+            await until(lambda: store.ticket("outage") is not None)
+            database.stop()
+            await asyncio.sleep(4)  # the response target (2 s) breaches meanwhile
+            database.start()
+            await until(lambda: len(store.events("outage")) >= 2)  # penalty and escalation
+            await act(handle, Respond(agent_id="alice"))
+            await act(handle, Resolve(agent_id="alice"))
+            await act(handle, Close())
+            await handle.result()
+            history = await handle.fetch_history()
+        store.close()
+    return history
+
+
+async def until(condition: Callable[[], bool], seconds: float = 60) -> None:
+    for _ in range(int(seconds * 10)):
+        if await asyncio.to_thread(condition):
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError("the scenario's condition was not reached")
+
+
 SCENARIOS: dict[str, Callable[[], Awaitable[WorkflowHistory]]] = {
     "met-in-time": met_in_time,
+    "store-outage": store_outage,
     "breached-and-worked": breached_and_worked,
     "business-hours": business_hours,
     "contract-credits": contract_credits,
