@@ -244,7 +244,12 @@ def _parser() -> argparse.ArgumentParser:
     replay = commands.add_parser(
         "replay", help="replay archived or saved histories against this code"
     )
-    replay.add_argument("files", nargs="+", type=Path, help="archive or history JSON files")
+    replay.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        help="history JSON files, archived runs, or archive directories (a ticket's or all)",
+    )
     for name, text in (
         ("worker", "a worker only, for TEMPORAL_ADDRESS"),
         ("api", "the API only, for TEMPORAL_ADDRESS"),
@@ -273,11 +278,22 @@ def _warn_if_open(settings: Settings) -> None:
         )
 
 
+def replayable(paths: Sequence[Path]) -> Iterator[Path]:
+    """The files to replay: a file as given; a directory, every archived run under it (a
+    ticket's archive directory, or the whole archive), else the JSON files in it."""
+    for path in paths:
+        if not path.is_dir():
+            yield path
+            continue
+        found = sorted(path.rglob("runs/*.json")) or sorted(path.glob("*.json"))
+        yield from found or [path]  # nothing to replay there: reading it is the error
+
+
 async def replay(files: Sequence[Path]) -> int:
     """Replays every run in the files; says which would break (nondeterminism) and exits 1."""
     replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
     broken = 0
-    for path in files:
+    for path in replayable(files):
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
             histories = histories_in(document, path.stem)

@@ -1,4 +1,4 @@
-"""Archiving: a closed ticket's every run, fetched from Temporal and written to the archive."""
+"""Archiving: each run of a ticket, fetched from Temporal once it has ended, into the archive."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from temporalio.service import RPCError, RPCStatusCode
 
-from sla.schedules import ARCHIVE_WORKFLOW, ArchiveRequest
+from sla.schedules import ArchiveRequest
 from store.archive import ArchiveStore
-from store.history import decoded_events, fetch_histories
+from store.history import decoded_events, opened_with
 
 log = logging.getLogger("slaflow.activities")
 
@@ -34,45 +34,55 @@ class ArchiveActivities:
         self._client = client
         self._archive = archive
 
-    @activity.defn(name="start_archiving")
-    async def start_archiving(self, request: ArchiveRequest) -> None:
-        """Idempotent: a retry finds the archiving workflow already started."""
-        await self._client.start_workflow(
-            ARCHIVE_WORKFLOW,
-            request,
-            id=f"archive-{request.workflow_id}",
-            task_queue=request.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-
     @activity.defn(name="archive_ticket")
     async def archive_ticket(self, request: ArchiveRequest) -> str:
-        handle = self._client.get_workflow_handle(request.workflow_id)
-        described = await handle.describe()
+        """Archives one run of a ticket once it has ended: its history, and, if the run
+        completed the ticket, the ticket's final state. Writes only that run's documents, so
+        the runs of one ticket may be archived in any order, or at once."""
+        handle = self._client.get_workflow_handle(request.workflow_id, run_id=request.run_id)
+        fields = {"ticket_id": request.ticket_id, "workflow_id": request.workflow_id,
+                  "run_id": request.run_id}  # fmt: skip
+        try:
+            described = await handle.describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                # Deleted before it could be archived (retention, or by hand): nothing to keep.
+                log.error("run gone before archiving", extra={"fields": fields})
+                raise ApplicationError(
+                    f"run {request.run_id} of {request.workflow_id} is no longer in Temporal",
+                    type="RunGone",
+                    non_retryable=True,
+                ) from None
+            raise
         if described.status == WorkflowExecutionStatus.RUNNING:
-            # Started by the ticket as it closes: wait (by retrying) until it has completed.
+            # Started by the run as it ends: wait (by retrying) until it has.
             raise ApplicationError(
-                "the ticket is still closing",
+                "the run is still ending",
                 type="StillRunning",
                 category=ApplicationErrorCategory.BENIGN,  # expected: not logged as a failure
             )
-        histories = await fetch_histories(self._client, request.workflow_id)
-        decoded = [decoded_events(h) for h in histories]
-        runs = [
-            {"run_id": h.run_id, "events": events, "raw": h.to_json_dict()}
-            for h, events in zip(histories, decoded, strict=True)
-        ]
-        document = {
-            "ticket_id": request.ticket_id,
-            "workflow_id": request.workflow_id,
-            "archived_at": datetime.now(UTC).isoformat(),
-            "final_state": final_state(decoded[-1]),
-            "runs": runs,
+        history = await handle.fetch_history()
+        events = decoded_events(history)
+        archived_at = datetime.now(UTC).isoformat()
+        run = {
+            **fields,
+            "started_at": history.events[0].event_time.ToJsonString(),
+            "archived_at": archived_at,
+            "events": events,
+            "raw": history.to_json_dict(),
         }
-        path = await asyncio.to_thread(self._archive.write, request.ticket_id, document)
+        where = await asyncio.to_thread(self._archive.write_run, request.ticket_id, run)
+        final_too = described.status == WorkflowExecutionStatus.COMPLETED
+        if final_too:
+            final = {
+                **fields,
+                "archived_at": archived_at,
+                "final_state": final_state(events),
+                "opened_with": opened_with(events),
+            }
+            await asyncio.to_thread(self._archive.write_final, request.ticket_id, final)
         log.info(
             "archived",
-            extra={"fields": {"ticket_id": request.ticket_id, "workflow_id": request.workflow_id,
-                              "runs": len(runs)}},
+            extra={"fields": {**fields, "events": len(events), "completed": final_too}},
         )  # fmt: skip
-        return str(path)
+        return where

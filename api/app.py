@@ -60,6 +60,7 @@ def create_app(
             settings.task_queue,
             timedelta(seconds=settings.max_request_seconds),
             open_archive(settings.archive_url, settings.data_dir),
+            app.state.store,
         )
         app.state.notifier = Notifier(config.notifications)
         yield

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
@@ -14,6 +17,7 @@ from temporalio.client import (
     Client,
     WorkflowExecution,
     WorkflowHandle,
+    WorkflowHistory,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -28,14 +32,26 @@ from api.errors import ApiError, from_rpc, not_found, refused, temporal_unavaila
 from api.schemas import TicketCreate, TicketSummary
 from config.resolve import policy_snapshot
 from sla.actions import Action, ActionRejected, kind_of
+from sla.outcome import opening_request
 from sla.policy import SlaConfig
+from sla.priorities import Priority
 from sla.state import CommentsPage, CommentsWanted
 from sla.ticket import OpenTicket, Ticket, TicketState
+from store import Store
 from store.archive import ArchiveStore
+from store.history import decoded_events, opened_with
+from store.registry import opening_request_of
 from workflows import search_attributes as sa
 from workflows.ticket import REVISION, TicketWorkflow
 
 WORKFLOW_TYPE = "TicketWorkflow"
+ALREADY_USED = "ticket id already used"
+# Opening a ticket asks the store for its id's row for this long at most; after a store that
+# failed or did not answer, it asks again only after the pause, and Temporal decides meanwhile.
+REGISTRY_SECONDS = 2.0
+REGISTRY_PAUSE_SECONDS = 10.0
+
+log = logging.getLogger("slaflow.api")
 
 
 def workflow_id(ticket_id: str) -> str:
@@ -74,18 +90,30 @@ class Desk:
         task_queue: str,
         timeout: timedelta,
         archive: ArchiveStore | None = None,
+        store: Store | None = None,
     ) -> None:
         self.client = client
         self.config = config
         self.task_queue = task_queue
         self.timeout = timeout
         self.archive = archive
+        self.store = store
+        # The registry's reads run on threads of their own: a store that hangs holds these
+        # two, never the threads the archive's reads need.
+        self._registry = ThreadPoolExecutor(max_workers=2, thread_name_prefix="slaflow-registry")
+        self._store_down_until = 0.0
 
     async def archived(self, ticket_id: str) -> dict[str, Any] | None:
-        """A ticket's archive, for when Temporal's retention has deleted its workflow."""
+        """A ticket's archive (every run archived so far, and its final state once it has
+        completed), for the runs Temporal's retention has deleted."""
         if self.archive is None:
             return None
         return await asyncio.to_thread(self.archive.read, ticket_id)
+
+    async def _archived_final(self, ticket_id: str) -> dict[str, Any] | None:
+        if self.archive is None:
+            return None
+        return await asyncio.to_thread(self.archive.final, ticket_id)
 
     def _handle(self, ticket_id: str) -> WorkflowHandle[TicketWorkflow, TicketState]:
         return self.client.get_workflow_handle_for(TicketWorkflow.run, workflow_id(ticket_id))
@@ -94,7 +122,8 @@ class Desk:
     async def open(
         self, body: TicketCreate, idempotency_key: str | None, principal: Principal = ANONYMOUS
     ) -> tuple[TicketState, bool]:
-        """Open a ticket; (state, False) when that ticket id or key was already used."""
+        """Open a ticket; (state, False) when the very same request opened it before. A ticket
+        id is taken for good (docs/design.md): any other request for a used id is refused."""
         if body.ticket_id:
             ticket_id = body.ticket_id
         elif idempotency_key:
@@ -102,6 +131,16 @@ class Desk:
             ticket_id = ticket_id_for_key(f"{principal.name}:{idempotency_key}")
         else:
             ticket_id = uuid.uuid4().hex
+        request = opening_request(body.customer_id, body.title, body.priority)
+        answered, registered = await self._registered(ticket_id)
+        if registered is not None:
+            return await self._again(ticket_id, request, registered)
+        if not answered:
+            # Without the store, Temporal refuses the ids it keeps (REJECT_DUPLICATE, below);
+            # a completed ticket past retention is refused by its archive.
+            final = await self._archived_final_within_seconds(ticket_id)
+            if final is not None:
+                return await self._again(ticket_id, request, _fingerprint(final.get("opened_with")))
         now = datetime.now(UTC)
         new = OpenTicket(
             ticket_id=ticket_id,
@@ -128,18 +167,80 @@ class Desk:
                 rpc_timeout=self.timeout,
             )
         except WorkflowAlreadyStartedError:
-            existing = await self.get(ticket_id)
-            if existing.customer_id != body.customer_id:
-                if not principal.sees(existing.customer_id):
-                    raise refused(f"ticket id {ticket_id!r} is taken: choose another") from None
-                raise refused(
-                    f"ticket id {ticket_id!r} is already used by another customer's ticket"
-                ) from None
-            return existing, False
+            return await self._again(ticket_id, request, await self._opened_with(ticket_id))
         except RPCError as exc:
             raise from_rpc(exc) from None
         telemetry.TICKETS_OPENED.labels(body.priority.value).inc()
         return state, True
+
+    async def _registered(self, ticket_id: str) -> tuple[bool, str | None]:
+        """(whether the store answered, the opening request of `ticket_id` as the store's row
+        has it: None for no row, or a row that does not know it). A store that fails or is
+        slow does not answer, and is left alone for a while: it never fails an open."""
+        if self.store is None or time.monotonic() < self._store_down_until:
+            return False, None
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self._registry_seconds):
+                request = await loop.run_in_executor(
+                    self._registry, opening_request_of, self.store, ticket_id
+                )
+        except Exception as exc:  # whatever the store raises: Temporal and the archive decide
+            self._store_down_until = time.monotonic() + REGISTRY_PAUSE_SECONDS
+            log.warning(
+                "the store did not answer for a ticket id: Temporal and the archive alone check "
+                "ids for %.0f s", REGISTRY_PAUSE_SECONDS,
+                extra={"fields": {"ticket_id": ticket_id, "workflow_id": workflow_id(ticket_id),
+                                  "error": type(exc).__name__}},
+            )  # fmt: skip
+            return False, None
+        return True, request
+
+    @property
+    def _registry_seconds(self) -> float:
+        return min(REGISTRY_SECONDS, self.timeout.total_seconds() / 3)
+
+    async def _archived_final_within_seconds(self, ticket_id: str) -> dict[str, Any] | None:
+        """The archive's final document of `ticket_id`, if the archive answers quickly."""
+        try:
+            async with asyncio.timeout(self._registry_seconds):
+                return await self._archived_final(ticket_id)
+        except Exception as exc:  # an archive that is down too: Temporal alone decides
+            log.warning(
+                "the archive did not answer for a ticket id",
+                extra={"fields": {"ticket_id": ticket_id, "workflow_id": workflow_id(ticket_id),
+                                  "error": type(exc).__name__}},
+            )  # fmt: skip
+            return None
+
+    async def _opened_with(self, ticket_id: str) -> str | None:
+        """The opening request of the ticket Temporal keeps under `ticket_id`, from its latest
+        run's input (every run starts from the opening input, whatever the priority is now);
+        None if Temporal does not have it."""
+        handle = self._handle(ticket_id)
+        try:
+            async for event in handle.fetch_history_events(page_size=1, rpc_timeout=self.timeout):
+                return _fingerprint(
+                    opened_with(decoded_events(WorkflowHistory(handle.id, [event])))
+                )
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise from_rpc(exc) from None
+        return None
+
+    async def _again(
+        self, ticket_id: str, request: str, opened: str | None
+    ) -> tuple[TicketState, bool]:
+        """A used id: the very request that opened it (`opened`; None: unknown) is answered
+        with its ticket (from Temporal, else from the archive), any other request is refused."""
+        if opened != request:
+            raise refused(ALREADY_USED)
+        try:
+            return await self.get(ticket_id), False
+        except ApiError as exc:
+            if exc.status_code == 404:  # a ticket neither Temporal nor the archive has
+                raise refused(ALREADY_USED) from None
+            raise
 
     @bounded
     async def get(self, ticket_id: str) -> TicketState:
@@ -166,9 +267,9 @@ class Desk:
             return await query
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
-                archived = await self.archived(ticket_id)
-                if archived is not None and archived.get("final_state"):
-                    return from_final(TicketState.model_validate(archived["final_state"]))
+                final = await self._archived_final(ticket_id)
+                if final is not None and final.get("final_state"):
+                    return from_final(TicketState.model_validate(final["final_state"]))
             raise from_rpc(exc, ticket_id) from None
         except WorkflowQueryFailedError as exc:
             raise temporal_unavailable(f"the ticket could not be read ({exc.message})") from None
@@ -229,6 +330,16 @@ class Desk:
                 raise ApiError(422, "invalid page_token") from None
             raise from_rpc(exc) from None
         return [summary(e) for e in iterator.current_page or []], iterator.next_page_token
+
+
+def _fingerprint(opened: dict[str, Any] | None) -> str | None:
+    """`opening_request` of an opening's fields as a history or archive has them."""
+    if opened is None:
+        return None
+    try:
+        return opening_request(opened["customer_id"], opened["title"], Priority(opened["priority"]))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def summary(execution: WorkflowExecution) -> TicketSummary:

@@ -1,4 +1,6 @@
-"""ArchiveTicketWorkflow: started by a closing ticket, outlives it, archives its whole history."""
+"""ArchiveTicketWorkflow: one per run of a ticket, started as the run ends and not tied to it
+(activities/handoff.py); archives that run, and the ticket's final state if the run completed
+it."""
 
 from __future__ import annotations
 

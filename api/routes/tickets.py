@@ -31,7 +31,7 @@ from sla.actions import ACTIONS, ID_PATTERN, REQUEST_ID_LIMIT, Action, ActionKin
 from sla.priorities import Priority
 from sla.state import COMMENT_LIMIT, CommentsWanted
 from sla.ticket import TicketState, TicketStatus, TimelineEntry
-from store.history import fetch_runs
+from store.history import Run, earlier_run_missing, fetch_runs, with_archived
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
@@ -243,23 +243,29 @@ def _customer_timeline(entries: list[TimelineEntry]) -> list[TimelineEntry]:
 
 @router.get("/{ticket_id}/history", response_model=History)
 async def history(ticket_id: TicketIdPath, desk: DeskDep, principal: PrincipalDep) -> History:
-    """From Temporal while it keeps the ticket, from the archive after its retention. Staff
-    only: the raw history carries routing, addresses, worker identities and stack traces."""
+    """Every run, oldest first: from Temporal while it keeps them, from the archive for the
+    runs its retention deleted (a long ticket loses its early runs while it still lives).
+    Staff only: the raw history carries routing, addresses, worker identities and stack
+    traces."""
     if not principal.staff:
         await readable(desk, principal, ticket_id)  # another customer's ticket stays a 404
         raise ApiError(
             403, "the full history is for staff; a customer reads GET /tickets/{id}/timeline"
         )
+    runs: list[Run] = []
     try:
         async with asyncio.timeout(desk.timeout.total_seconds() * 3):  # a long history is slow
             runs = await fetch_runs(desk.client, workflow_id(ticket_id))
     except TimeoutError:
         raise temporal_unavailable("Temporal did not send the history in time") from None
     except RPCError as exc:
-        archived = await desk.archived(ticket_id) if exc.status == RPCStatusCode.NOT_FOUND else None
-        if archived is None:
+        if exc.status != RPCStatusCode.NOT_FOUND:
             raise from_rpc(exc, ticket_id) from None
-        runs = [(run["run_id"], run["events"]) for run in archived["runs"]]
+    if not runs or earlier_run_missing(runs[0][1]):
+        archived = await desk.archived(ticket_id)
+        runs = with_archived(runs, archived["runs"] if archived else [])
+    if not runs:
+        raise not_found(ticket_id)
     return History(
         ticket_id=ticket_id,
         runs=[HistoryRun(run_id=run_id, events=events) for run_id, events in runs],

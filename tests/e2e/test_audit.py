@@ -30,10 +30,10 @@ async def test_closed_ticket_deleted_from_temporal_keeps_history_timeline_report
     live_history = (await http.get(f"/tickets/{tid}/history")).json()
     live_timeline = (await http.get(f"/tickets/{tid}/timeline")).json()
 
-    archive = e2e_settings.data_dir / "archive" / f"{tid}.json"
+    archive = e2e_settings.data_dir / "archive" / str(tid)  # its runs and its final state
 
     async def archived() -> bool:
-        return archive.exists()
+        return (archive / "final.json").exists()
 
     await wait_until(archived)
 
