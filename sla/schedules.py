@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from sla.notifications import DEFAULT_GIVE_UP_AFTER, Delivery
 
-# The archiving workflow's type: a ticket starts one per run, as an abandoned child.
+# The archiving workflow's type: a ticket starts one per run (activities/handoff.py).
 ARCHIVE_WORKFLOW = "ArchiveTicket"
 
 

@@ -97,6 +97,7 @@ class TicketWorkflow:
         # Records the store has not taken yet, and the activity writing them (docs/design.md).
         self._pending: TicketChanges | None = new.pending
         self._writing: asyncio.Task[None] | None = None
+        self._continue_suggested = False
 
     @workflow.run
     async def run(self, new: OpenTicket) -> TicketState:
@@ -112,6 +113,7 @@ class TicketWorkflow:
             self._indexed = indexed_at_start(started_with)
         if self._pending is not None:
             self._write_pending()  # carried over by continue-as-new
+        self._continue_suggested = workflow.info().is_continue_as_new_suggested()
         while True:
             await self._keep_calendar_ahead()
             self._ticket.on_time(workflow.now())
@@ -119,7 +121,7 @@ class TicketWorkflow:
             self._update_index()
             if self._ticket.closed:
                 break
-            if workflow.info().is_continue_as_new_suggested():
+            if self._continue_suggested:
                 if await self._settled():
                     await self._start_archiving()
                     workflow.continue_as_new(
@@ -171,6 +173,10 @@ class TicketWorkflow:
                 timeout=timeout,
                 timeout_summary=None if at is None else f"next SLA moment {at.isoformat()}",
             )
+        # Read only here, where a timer or a message woke the loop: after a local activity the
+        # flag may come from a later workflow task live than on replay (a long local activity
+        # completes its task early), and a continue-as-new decided on it would not replay.
+        self._continue_suggested = workflow.info().is_continue_as_new_suggested()
 
     async def _keep_calendar_ahead(self) -> None:
         """Holidays and time-zone offsets are frozen for a horizon; a long ticket extends it
