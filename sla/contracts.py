@@ -25,6 +25,8 @@ class Customer(_Strict):
     calendar: str | None = None  # the policy's calendar when not given
     monthly_fee: Decimal = Field(ge=0)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
+    # Where this customer hears of its tickets (surveys): webhook:<name> or mailto:<address>.
+    notify: list[str] = []
 
 
 class Contract(_Strict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sla.clock import ClockState, SlaClock
+from sla.quality import Rated
 from sla.records import TicketChanges, TicketOutcome, opening_request
 from sla.ticket import TicketState
 
@@ -44,4 +45,6 @@ def outcome_of(state: TicketState) -> TicketOutcome:
         breaches=sum(1 for c in clocks if c.state is ClockState.BREACHED),
         escalation_level=state.escalation_level,
         cycles=state.resolution.cycle,
+        responses=state.responses,
+        ratings=[Rated(cycle=r.cycle, score=r.score, at=r.at) for r in state.ratings],
     )

@@ -23,8 +23,11 @@ from sla.durations import parse_duration
 from sla.notifications import NotificationsConfig, Routing
 from sla.percent import Percent
 from sla.priorities import Priority
+from sla.quality import QualityPolicy
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+# Who hears a ticket's survey: notifications.audiences.customer, or a customer's own `notify`.
+CUSTOMER_AUDIENCE = "customer"
 
 
 class _Strict(BaseModel):
@@ -104,6 +107,8 @@ class Policy(_Strict):
     credits: CreditRules | None = None
     rewards: RewardRule | None = None
     auto_close_after: Duration = timedelta(days=7)
+    # The fourth promise (sla/quality.py): ratings, follow-up, monthly targets.
+    quality: QualityPolicy | None = None
 
     @field_validator("warn_at")
     @classmethod
@@ -129,6 +134,12 @@ class Policy(_Strict):
             raise ValueError("escalation levels must come at strictly increasing `after` offsets")
         return value
 
+    @model_validator(mode="after")
+    def _follow_up_audience(self) -> Policy:
+        if self.quality and self.quality.follow_up_after and not self.escalation:
+            raise ValueError("quality.follow_up_after goes to escalation level 1: add one")
+        return self
+
 
 class PolicySnapshot(_Strict):
     """The promise a ticket is under, frozen into its workflow input at open."""
@@ -145,6 +156,7 @@ class PolicySnapshot(_Strict):
     contract: Contract | None = None
     # Who hears of which event: target names only (URLs and secrets stay in the config).
     routing: Routing | None = None
+    quality: QualityPolicy | None = None
 
     def penalty_percent(self, metric: str, priority: Priority) -> Decimal | None:
         if self.credits is None:
@@ -191,6 +203,10 @@ class SlaConfig(_Strict):
                     f"(known: {', '.join(known)})"
                 )
         self._audiences_routed()
+        for customer_id, customer in self.customers.items():
+            for target in customer.notify:
+                if problem := self.notifications.target_problem(target):
+                    raise ValueError(f"customers.{customer_id}.notify: {problem}")
         return self
 
     def _audiences_routed(self) -> None:
@@ -252,8 +268,19 @@ class SlaConfig(_Strict):
             rewards=policy.rewards,
             auto_close_after=policy.auto_close_after,
             contract=contract,
-            routing=self.notifications.routing(),
+            routing=self._routing_for(contract.customer_id if contract else None),
+            quality=policy.quality,
         )
+
+    def _routing_for(self, customer_id: str | None) -> Routing:
+        """The config's routing; a customer with its own `notify` targets hears the events
+        for the `customer` audience (surveys) there."""
+        routing = self.notifications.routing()
+        customer = self.customers.get(customer_id) if customer_id else None
+        if customer is None or not customer.notify:
+            return routing
+        audiences = {**routing.audiences, CUSTOMER_AUDIENCE: list(customer.notify)}
+        return routing.model_copy(update={"audiences": audiences})
 
 
 class ConfigError(ValueError):

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from sla.effects import Effect
 from sla.priorities import Priority
+from sla.quality import QualityFacts, Rated
 
 
 class TicketIdTaken(Exception):
@@ -40,6 +41,17 @@ class TicketOutcome(BaseModel):
     breaches: int
     escalation_level: int
     cycles: int
+    # Quality: agent responses, and the ratings by cycle (sla/quality.py).
+    responses: int = 0
+    ratings: list[Rated] = []
+
+    def quality_facts(self) -> QualityFacts:
+        return QualityFacts(
+            resolved_at=self.resolved_at,
+            cycles=self.cycles,
+            responses=self.responses,
+            ratings=self.ratings,
+        )
 
 
 def opening_request(customer_id: str, title: str, priority: Priority) -> str:

@@ -11,6 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from sla.outcome import TicketOutcome
+from sla.quality import QualityStats, quality_stats
 
 
 class ClockStats(BaseModel):
@@ -25,6 +26,7 @@ class GroupStats(BaseModel):
     tickets: int = 0
     response: ClockStats = ClockStats()
     resolution: ClockStats = ClockStats()
+    quality: QualityStats = QualityStats()
 
 
 class SlaReport(BaseModel):
@@ -33,6 +35,7 @@ class SlaReport(BaseModel):
     tickets: int
     response: ClockStats
     resolution: ClockStats
+    quality: QualityStats
     by_priority: dict[str, GroupStats]
     by_customer: dict[str, GroupStats]
     by_agent: dict[str, GroupStats]
@@ -95,7 +98,12 @@ def _group_stats(members: list[TicketOutcome], start: datetime, end: datetime) -
         tickets=sum(1 for o in members if _inside(o.opened_at, start, end)),
         response=_stats(members, "response", start, end),
         resolution=_stats(members, "resolution", start, end),
+        quality=_quality(members, start, end),
     )
+
+
+def _quality(members: list[TicketOutcome], start: datetime, end: datetime) -> QualityStats:
+    return quality_stats((o.quality_facts() for o in members), start, end)
 
 
 def sla_report(outcomes: Iterable[TicketOutcome], start: datetime, end: datetime) -> SlaReport:
@@ -110,6 +118,8 @@ def sla_report(outcomes: Iterable[TicketOutcome], start: datetime, end: datetime
             resolution=_stats(
                 [o for o in rows if o.resolved_by == agent], "resolution", start, end
             ),
+            # Quality is the resolver's: the ratings and reopens of what they resolved.
+            quality=_quality([o for o in rows if o.resolved_by == agent], start, end),
         )
     return SlaReport(
         from_=start,
@@ -117,6 +127,7 @@ def sla_report(outcomes: Iterable[TicketOutcome], start: datetime, end: datetime
         tickets=overall.tickets,
         response=overall.response,
         resolution=overall.resolution,
+        quality=overall.quality,
         by_priority=_group(rows, start, end, lambda o: o.priority.value),
         by_customer=_group(rows, start, end, lambda o: o.customer_id),
         by_agent=by_agent,
@@ -124,7 +135,7 @@ def sla_report(outcomes: Iterable[TicketOutcome], start: datetime, end: datetime
 
 
 COLUMNS = ["group", "name", "tickets", "metric", "met", "breached", "compliance", "p50_seconds",
-           "p90_seconds"]  # fmt: skip
+           "p90_seconds", "ratings", "csat", "reopen_rate", "first_contact_resolution"]  # fmt: skip
 
 
 def report_rows(report: SlaReport) -> list[list[str]]:
@@ -134,7 +145,10 @@ def report_rows(report: SlaReport) -> list[list[str]]:
             "all",
             "all",
             GroupStats(
-                tickets=report.tickets, response=report.response, resolution=report.resolution
+                tickets=report.tickets,
+                response=report.response,
+                resolution=report.resolution,
+                quality=report.quality,
             ),
         ),
         *(("priority", k, v) for k, v in report.by_priority.items()),
@@ -143,14 +157,21 @@ def report_rows(report: SlaReport) -> list[list[str]]:
     ]
     rows = []
     for group, name, stats in groups:
+        q = stats.quality
+        quality = [str(q.ratings), _fraction(q.csat), _fraction(q.reopen_rate),
+                   _fraction(q.first_contact_resolution)]  # fmt: skip
         for metric, clock in (("response", stats.response), ("resolution", stats.resolution)):
             rows.append(
                 [group, name, str(stats.tickets), metric, str(clock.met), str(clock.breached),
-                 "" if clock.compliance is None else f"{clock.compliance:.4f}",
+                 _fraction(clock.compliance),
                  "" if clock.p50_seconds is None else str(clock.p50_seconds),
-                 "" if clock.p90_seconds is None else str(clock.p90_seconds)]
+                 "" if clock.p90_seconds is None else str(clock.p90_seconds), *quality]
             )  # fmt: skip
     return rows
+
+
+def _fraction(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
 
 
 def report_csv(report: SlaReport) -> str:

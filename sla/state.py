@@ -13,6 +13,7 @@ from sla.actions import ID_PATTERN, TEXT_LIMIT
 from sla.clock import Metric, SlaClock
 from sla.policy import PolicySnapshot
 from sla.priorities import Priority
+from sla.quality import RatingRecord
 from sla.records import TicketChanges
 
 
@@ -133,6 +134,12 @@ class TicketState(BaseModel):
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     request_ids: list[str] = []
+    # Quality (sla/quality.py): agent responses (first-contact resolution), the last
+    # resolution's note, the customer's ratings by cycle, the cycle last followed up.
+    responses: int = 0
+    resolution_note: str | None = None
+    ratings: list[RatingRecord] = []
+    followed_up_cycle: int = 0
 
     def shown(self) -> TicketState:
         """The state as queries and Updates answer it: the last COMMENTS_SHOWN comments, so an

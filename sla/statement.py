@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from sla.availability import AvailabilityReport, month_bounds
 from sla.money import percent_of, round_money
+from sla.quality import QualityPolicy, QualityStats, QualityVerdict, judge
 
 PERCENT = "percent"
 
@@ -39,6 +40,8 @@ class Statement(BaseModel):
     credit_capped: bool
     cap: Decimal | None
     rewards: list[StatementCredit]
+    # The month's quality against the policy's targets; None when the policy sets none.
+    quality: QualityVerdict | None = None
 
 
 def _money(credit: StatementCredit, fee: Decimal, currency: str) -> Decimal:
@@ -85,13 +88,17 @@ def build_statement(
     availability: AvailabilityReport,
     tickets: int,
     breaches: int,
+    quality: QualityStats | None = None,
+    quality_policy: QualityPolicy | None = None,
 ) -> Statement:
     """The month's statement: penalties plus the availability tier, capped, rounded once.
 
     With a contract (`monthly_fee` set) credits are money in `currency`; the total is summed
     unrounded, capped at `monthly_cap_percent` of the fee, then rounded half-up to the minor
     unit. Without one, the total is the sum of percents, capped at the cap percent.
-    Rewards are listed, never counted against credits.
+    Rewards are listed, never counted against credits. A month that misses a quality
+    target adds the policy's quality credit (under the same cap); one that meets every
+    target earns its quality reward.
     """
     _, month_end = month_bounds(month)
     if availability.month != month:
@@ -116,6 +123,36 @@ def build_statement(
                 at=month_end,
             )
         )
+
+    verdict = None
+    rewards = list(rewards)
+    if quality_policy is not None:
+        verdict = judge(quality or QualityStats(), quality_policy)
+        percent = quality_policy.credit
+        if verdict.met is False and percent is not None and percent > 0:
+            credits.append(
+                StatementCredit(
+                    ticket_id=None,
+                    kind="penalty",
+                    metric="quality",
+                    percent=percent,
+                    amount=percent if monthly_fee is None else percent_of(monthly_fee, percent),
+                    unit=contract_currency or PERCENT,
+                    at=month_end,
+                )
+            )
+        if verdict.met is True and quality_policy.reward is not None:
+            reward = quality_policy.reward
+            rewards.append(
+                StatementCredit(
+                    ticket_id=None,
+                    kind="reward",
+                    metric="quality",
+                    amount=reward.amount,
+                    unit=reward.unit,
+                    at=month_end,
+                )
+            )
 
     cap: Decimal | None = None
     if monthly_fee is None or contract_currency is None:
@@ -146,6 +183,7 @@ def build_statement(
         credit_capped=capped,
         cap=cap,
         rewards=sorted(rewards, key=lambda credit: (credit.at, credit.ticket_id or "")),
+        quality=verdict,
     )
 
 

@@ -159,6 +159,7 @@ class Store:
         outcome = changes.outcome
         values = outcome.model_dump(mode="python")
         values["priority"] = outcome.priority.value
+        values["ratings"] = json.dumps(outcome.model_dump(mode="json")["ratings"])
         values["updated_at"] = datetime.now(UTC)
         values["request"] = changes.request
         values["as_of"] = changes.as_of
@@ -333,12 +334,8 @@ class Store:
             query = query.where(TicketRow.customer_id == customer_id)
         if priority is not None:
             query = query.where(TicketRow.priority == priority)
-        fields = list(TicketOutcome.model_fields)
         with self.session() as session:
-            return [
-                TicketOutcome.model_validate({f: getattr(row, f) for f in fields})
-                for row in session.scalars(query)
-            ]
+            return [_outcome(row) for row in session.scalars(query)]
 
     def ticket(self, ticket_id: str) -> TicketRow | None:
         with self.session() as session:
@@ -362,6 +359,14 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+_OUTCOME_FIELDS = [f for f in TicketOutcome.model_fields if f != "ratings"]
+
+
+def _outcome(row: TicketRow) -> TicketOutcome:
+    values = {f: getattr(row, f) for f in _OUTCOME_FIELDS}
+    return TicketOutcome.model_validate({**values, "ratings": json.loads(row.ratings or "[]")})
 
 
 def _incident(row: IncidentRow) -> Incident:

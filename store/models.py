@@ -113,6 +113,9 @@ class TicketRow(Base):
     # The ticket's time when this outcome was made: a late retry of an older outcome (one
     # carried across continue-as-new while the store was down) never overwrites a newer one.
     as_of: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Quality (sla/quality.py): agent responses, and the ratings by cycle as a JSON list.
+    responses: Mapped[int] = mapped_column(Integer, default=0)
+    ratings: Mapped[str | None] = mapped_column(Text)
 
 
 class IncidentRow(Base):

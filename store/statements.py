@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sla.availability import AvailabilityReport, availability_report, month_bounds
 from sla.policy import SlaConfig
+from sla.quality import quality_stats
 from sla.statement import Statement, StatementCredit, build_statement
 from store.db import Store
 
@@ -47,6 +48,10 @@ def statement_for(
     customer = config.customers.get(customer_id)
     policy = config.policies[config.policy_for(customer_id)]
     cap = policy.credits.monthly_cap if policy.credits else None
+    quality = None
+    if policy.quality is not None:
+        outcomes = store.outcomes(start, end, customer_id=customer_id)
+        quality = quality_stats((o.quality_facts() for o in outcomes), start, end)
     return build_statement(
         customer_id=customer_id,
         month=month,
@@ -58,4 +63,6 @@ def statement_for(
         availability=availability_for(store, config, month, None, now),
         tickets=store.tickets_opened(customer_id, start, end),
         breaches=breaches,
+        quality=quality,
+        quality_policy=policy.quality,
     )

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from sla.availability import DEFAULT_TIERS, Incident, availability_report
+from sla.quality import QualityFacts, QualityPolicy, QualityStats, Rated, quality_stats
 from sla.statement import Statement, StatementCredit, build_statement, statement_csv
 
 MONTH = "2026-11"
@@ -217,3 +218,70 @@ def test_csv_amounts_are_plain_decimals_and_the_total_unit_is_percent_without_co
     rows = list(csv.reader(io.StringIO(statement_csv(statement))))
     assert rows[1][3] == "10"
     assert rows[-1] == ["", "total", "", "10", "percent", ""]
+
+
+QUALITY = QualityPolicy.model_validate(
+    {"targets": {"csat": "90%"}, "min_ratings": 1, "credit": "5%",
+     "reward": {"amount": 1, "unit": "training_session"}}
+)  # fmt: skip
+
+
+def rated(*scores: int) -> QualityStats:
+    at = datetime(2026, 11, 5, tzinfo=UTC)
+    tickets = [
+        QualityFacts(
+            resolved_at=at, cycles=1, responses=0, ratings=[Rated(cycle=1, score=s, at=at)]
+        )
+        for s in scores
+    ]
+    return quality_stats(tickets, datetime(2026, 11, 1, tzinfo=UTC), MONTH_END)
+
+
+def quality_month(stats: QualityStats, cap: str | None = "30") -> Statement:
+    return build_statement(
+        customer_id="acme",
+        month=MONTH,
+        monthly_fee=FEE,
+        currency="EUR",
+        monthly_cap_percent=None if cap is None else Decimal(cap),
+        penalties=P1_PENALTIES,
+        rewards=[],
+        availability=CLEAN_AVAILABILITY,
+        tickets=3,
+        breaches=2,
+        quality=stats,
+        quality_policy=QUALITY,
+    )
+
+
+def test_a_month_that_misses_a_quality_target_is_credited_once_in_money() -> None:
+    statement = quality_month(rated(5, 5, 1))
+    assert statement.quality is not None
+    assert (statement.quality.csat, statement.quality.met) == (0.6667, False)
+    assert statement.quality.missed == ["csat"]
+    [credit] = [c for c in statement.credits if c.metric == "quality"]
+    assert (credit.kind, credit.amount, credit.unit, credit.at) == (
+        "penalty", Decimal("500"), "EUR", MONTH_END
+    )  # fmt: skip
+    assert statement.credit_total == Decimal("1200.00")  # 200 + 500 + 500
+    assert statement.rewards == []
+
+
+def test_the_quality_credit_counts_under_the_monthly_cap() -> None:
+    statement = quality_month(rated(1), cap="10")
+    assert (statement.credit_total, statement.credit_capped) == (Decimal("1000.00"), True)
+
+
+def test_a_month_that_meets_every_target_earns_the_quality_reward() -> None:
+    statement = quality_month(rated(5, 4))
+    assert statement.quality is not None and statement.quality.met is True
+    assert [(r.metric, r.amount, r.unit) for r in statement.rewards] == [
+        ("quality", Decimal("1"), "training_session")
+    ]
+    assert all(c.metric != "quality" for c in statement.credits)
+
+
+def test_a_month_without_ratings_is_not_judged_on_csat() -> None:
+    statement = quality_month(rated())
+    assert statement.quality is not None and statement.quality.met is None
+    assert statement.rewards == [] and all(c.metric != "quality" for c in statement.credits)

@@ -7,13 +7,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 
 from sla.availability import Incident
 from sla.clock import Metric
 from sla.effects import Effect, EffectKind
 from sla.outcome import TicketChanges, TicketOutcome
 from sla.priorities import Priority
+from sla.quality import Rated
 from store import Store
+from store.models import Base
 
 AT = datetime(2026, 11, 3, 9, 15, tzinfo=UTC)
 
@@ -89,6 +93,18 @@ def test_ticket_outcome_is_kept_current(store: Store) -> None:
     assert row is not None and (row.status, row.closed_at) == ("closed", AT)
     assert store.tickets_opened("acme", AT - timedelta(days=1), AT + timedelta(days=1)) == 1
     assert store.knows_customer("acme") and not store.knows_customer("globex")
+
+
+def test_quality_facts_come_back_with_the_outcome(store: Store) -> None:
+    rated = [Rated(cycle=1, score=5, at=AT), Rated(cycle=2, score=1, at=AT + timedelta(hours=1))]
+    store.record_changes(TicketChanges(outcome=outcome(responses=2, cycles=2, ratings=rated)))
+    [kept] = store.outcomes(AT - timedelta(days=1), AT + timedelta(days=1))
+    assert (kept.responses, kept.ratings) == (2, rated)
+
+
+def test_the_migrations_build_exactly_the_models_tables(store: Store) -> None:
+    with store.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
 
 
 def test_a_tasks_changes_land_together_and_each_effect_once(store: Store) -> None:
