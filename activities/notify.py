@@ -6,7 +6,9 @@ import asyncio
 import json
 import logging
 import smtplib
+import ssl
 import time
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
@@ -27,6 +29,7 @@ from sla.notifications import (
     NotificationsConfig,
     WebhookTarget,
     sign,
+    standard_signature,
 )
 
 log = logging.getLogger("slaflow.notify")
@@ -38,6 +41,8 @@ USER_AGENT = "slaflow-webhooks/1"
 # Error types of failures no retry can fix: the delivery is dead at once.
 REDIRECTED = "DeliveryRedirected"
 INVALID_URL = "InvalidUrl"
+# smtp:// to a server that offers no STARTTLS: mail and credentials never go in clear.
+NO_STARTTLS = "StartTlsUnavailable"
 
 
 class UnknownTargetError(LookupError):
@@ -57,10 +62,12 @@ class Notifier:
         config: NotificationsConfig,
         http: httpx.AsyncClient | None = None,
         timeout: float = DELIVERY_TIMEOUT_SECONDS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self._http = http
         self._timeout = timeout
+        self._clock = clock  # unix time of each attempt: `webhook-timestamp`
 
     async def send(self, delivery: Delivery, attempt: int = 1) -> DeliveryResult:
         """One attempt; a failing receiver gives ok False, only an unknown target raises."""
@@ -81,8 +88,8 @@ class Notifier:
             status, ok, detail, permanent = await self._post(hook, delivery.event, attempt)
         else:
             assert self.config.email is not None  # config validation: mailto needs email
-            status, permanent = None, None
-            ok, detail = await asyncio.to_thread(
+            status = None
+            ok, detail, permanent = await asyncio.to_thread(
                 self._mail, self.config.email, target.removeprefix(MAILTO), delivery.event
             )
         result = DeliveryResult(
@@ -97,8 +104,9 @@ class Notifier:
         non-retryable: `DeliveryRejected` when attempt 5 or later is answered with a 4xx other
         than 408/429, `DeliveryRedirected` on a 3xx (redirects are not followed: the URL
         needs fixing, which no retry does), `InvalidUrl` for a URL no request can be made to,
-        `UnknownTarget` for a target the config cannot reach. Every failure but UnknownTarget
-        carries the attempt's `DeliveryResult` as its details.
+        `StartTlsUnavailable` for an smtp:// server without STARTTLS, `UnknownTarget` for a
+        target the config cannot reach. Every failure but UnknownTarget carries the attempt's
+        `DeliveryResult` as its details.
 
         Delivered and dead are counted by the delivery workflow's store write, once per
         delivery (activities/deliveries.py); here each failed attempt is counted."""
@@ -137,12 +145,19 @@ class Notifier:
     ) -> tuple[int | None, bool, str, str | None]:
         """(status code, ok, detail, the error type of a failure no retry can fix)."""
         body = event.body()
+        secrets = hook.all_secrets()
+        # Standard Webhooks: the id is the event's on every retry, the timestamp this attempt's.
+        timestamp = int(self._clock())
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
+            "webhook-id": event.id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": standard_signature(event.id, timestamp, body, secrets),
             "X-Slaflow-Event-Id": event.id,
             "X-Slaflow-Event-Type": event.type,
-            "X-Slaflow-Signature": sign(body, hook.secret),
+            # Deprecated (docs/webhooks.md): kept for receivers not yet on webhook-signature.
+            "X-Slaflow-Signature": sign(body, secrets[0]),
             "X-Slaflow-Attempt": str(attempt),
         }
         problem = _url_problem(hook.url)
@@ -172,28 +187,49 @@ class Notifier:
             return response.status_code, False, detail, REDIRECTED
         return response.status_code, response.is_success, detail, None
 
-    def _mail(self, settings: EmailSettings, address: str, event: Event) -> tuple[bool, str]:
-        """Blocking: runs in a thread. Any refusal or failure is worth another attempt."""
+    def _mail(
+        self, settings: EmailSettings, address: str, event: Event
+    ) -> tuple[bool, str, str | None]:
+        """Blocking: runs in a thread. (ok, detail, the error type of a failure no retry can
+        fix): only a missing STARTTLS is; any refusal or other failure is worth another try.
+
+        Certificates are checked against the system trust store (`SSL_CERT_FILE` honoured)."""
         parts = urlsplit(settings.smtp_url)
         host = parts.hostname or ""
-        secure = parts.scheme == "smtps"
-        port = parts.port or (465 if secure else 25)
-        smtp_class = smtplib.SMTP_SSL if secure else smtplib.SMTP
+        tls = settings.tls
+        port = parts.port or (465 if tls == "implicit" else 25)
         message = email_message(event, settings, address)
+        smtp: smtplib.SMTP
         try:
-            with smtp_class(host, port, timeout=self._timeout) as smtp:
+            if tls == "implicit":
+                context = ssl.create_default_context()
+                smtp = smtplib.SMTP_SSL(host, port, timeout=self._timeout, context=context)
+            else:
+                smtp = smtplib.SMTP(host, port, timeout=self._timeout)
+            with smtp:
+                if tls == "starttls":
+                    smtp.ehlo()
+                    if not smtp.has_extn("starttls"):
+                        detail = (
+                            f"the SMTP server {host}:{port} offers no STARTTLS, and smtp:// "
+                            "sends nothing in clear: use smtps://, or ?tls=none for a relay "
+                            "without credentials"
+                        )
+                        return False, detail, NO_STARTTLS
+                    smtp.starttls(context=ssl.create_default_context())
                 if parts.username is not None and parts.password is not None:
                     smtp.login(unquote(parts.username), unquote(parts.password))
                 refused = smtp.send_message(message)
         except smtplib.SMTPResponseException as exc:
             error = exc.smtp_error
             reason = error.decode(errors="replace") if isinstance(error, bytes) else str(error)
-            return False, f"SMTP {exc.smtp_code} {reason}"
+            return False, f"SMTP {exc.smtp_code} {reason}", None
         except (smtplib.SMTPException, OSError) as exc:
-            return False, f"{type(exc).__name__}: {exc}"
+            return False, f"{type(exc).__name__}: {exc}", None
         if refused:
-            return False, f"SMTP refused {', '.join(refused)}"
-        return True, f"accepted by the SMTP server {host}:{port}"
+            return False, f"SMTP refused {', '.join(refused)}", None
+        how = {"implicit": "over TLS", "starttls": "after STARTTLS", "none": "in clear"}[tls]
+        return True, f"accepted by the SMTP server {host}:{port} {how}", None
 
 
 def email_message(event: Event, settings: EmailSettings, address: str) -> EmailMessage:

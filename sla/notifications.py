@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -9,9 +11,10 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -40,6 +43,10 @@ _ADDRESS = re.compile(r"^[^@\s<>,;:\"]+@[^@\s<>,;:\"]+$")
 EVENT_NAMESPACE = uuid.UUID("6f1c3a52-8d0e-5b7a-9c4e-2f5d8a1b7c30")
 
 SIGNATURE_PREFIX = "sha256="
+# Standard Webhooks (https://www.standardwebhooks.com): a `whsec_` secret is the base64 of its key.
+WHSEC_PREFIX = "whsec_"
+# The spec asks at least 24 random bytes of a `whsec_` key.
+MIN_WHSEC_BYTES = 24
 
 DEFAULT_GIVE_UP_AFTER = timedelta(days=3)
 # Less would give a receiver no time for a restart; tests use a few seconds.
@@ -53,18 +60,54 @@ def _http_url(value: str, what: str) -> str:
     return value
 
 
+def signing_key(secret: str) -> bytes:
+    """The HMAC key of a secret: a `whsec_<base64>` secret's decoded bytes, as Standard Webhooks
+    defines them; any other secret is its own UTF-8 bytes. Errors never quote the secret."""
+    if not secret.startswith(WHSEC_PREFIX):
+        return secret.encode()
+    encoded = secret.removeprefix(WHSEC_PREFIX)
+    try:
+        # Unpadded base64 is common (the stock verifiers pad it too); strict otherwise.
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except binascii.Error:
+        raise ValueError("a whsec_ secret is whsec_ and the standard base64 of its key") from None
+    if len(key) < MIN_WHSEC_BYTES:
+        raise ValueError(f"a whsec_ secret's key must be at least {MIN_WHSEC_BYTES} bytes")
+    return key
+
+
+def _checked_secret(secret: str) -> str:
+    signing_key(secret)
+    return secret
+
+
+WebhookSecret = Annotated[str, Field(min_length=1), AfterValidator(_checked_secret)]
+
+
 class WebhookTarget(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=ID_PATTERN)
     url: str = Field(repr=False)  # may embed a token: kept out of reprs and logs
-    secret: str = Field(min_length=1, repr=False)
+    # Exactly one of the two; `secrets: [new, old]` signs with each, for rotation.
+    secret: WebhookSecret | None = Field(default=None, repr=False)
+    secrets: list[WebhookSecret] | None = Field(default=None, min_length=1, repr=False)
     events: list[EventType] = Field(default_factory=lambda: list(DEFAULT_EVENTS), min_length=1)
 
     @field_validator("url")
     @classmethod
     def _http(cls, value: str) -> str:
         return _http_url(value, "url")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> WebhookTarget:
+        if (self.secret is None) == (self.secrets is None):
+            raise ValueError("give either `secret` or `secrets: [new, old]`, not both or neither")
+        return self
+
+    def all_secrets(self) -> list[str]:
+        """The configured secrets, newest first (a single `secret` is a list of one)."""
+        return [self.secret] if self.secret is not None else list(self.secrets or [])
 
 
 class EmailSettings(BaseModel):
@@ -81,14 +124,36 @@ class EmailSettings(BaseModel):
     def _smtp(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise ValueError("smtp_url must look like smtp://[user:pass@]host:port or smtps://...")
+            raise ValueError(
+                "smtp_url must look like smtp://[user:pass@]host:port[?tls=none] or smtps://..."
+            )
         try:
             parts.port  # noqa: B018 - raises on a port that is not a number
         except ValueError:
             raise ValueError("smtp_url: the port must be a number") from None
         if (parts.username is None) != (parts.password is None):
             raise ValueError("smtp_url: give both user and password, or neither")
+        query = parse_qs(parts.query, keep_blank_values=True)
+        if unknown := sorted(set(query) - {"tls"}):
+            raise ValueError(f"smtp_url: unknown parameter {unknown[0]!r} (only ?tls=none)")
+        if "tls" in query:
+            if query["tls"] != ["none"] or parts.scheme != "smtp":
+                raise ValueError("smtp_url: ?tls= takes one value, none, and only on smtp://")
+            if parts.username is not None:
+                raise ValueError(
+                    "smtp_url: ?tls=none would send the password in clear; drop the user and "
+                    "password (a local relay), or drop ?tls=none (STARTTLS) or use smtps://"
+                )
         return value
+
+    @property
+    def tls(self) -> Literal["implicit", "starttls", "none"]:
+        """smtps:// is TLS from the start; smtp:// must upgrade with STARTTLS, unless it says
+        ?tls=none (a local relay, no credentials: the validator makes sure)."""
+        parts = urlsplit(self.smtp_url)
+        if parts.scheme == "smtps":
+            return "implicit"
+        return "none" if "tls" in parse_qs(parts.query) else "starttls"
 
     @field_validator("sender")
     @classmethod
@@ -293,8 +358,19 @@ class DeliveryResult(BaseModel):
 
 
 def sign(body: bytes, secret: str) -> str:
+    """`X-Slaflow-Signature` (deprecated): keyed with the secret's text as written, as ever."""
     return SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def verify(body: bytes, secret: str, header: str) -> bool:
     return hmac.compare_digest(sign(body, secret).encode(), header.encode())
+
+
+def standard_signature(msg_id: str, timestamp: int, body: bytes, secrets: list[str]) -> str:
+    """`webhook-signature`: `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` per secret,
+    space-separated, so a receiver holding either key during a rotation verifies."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return " ".join(
+        "v1," + base64.b64encode(hmac.new(signing_key(s), signed, hashlib.sha256).digest()).decode()
+        for s in secrets
+    )

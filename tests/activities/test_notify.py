@@ -1,11 +1,13 @@
 """The deliver activity against real receivers: an HTTP server and an SMTP server on 127.0.0.1
-(tests/support: `Receiver`, `Inbox`; tests/conftest.py starts them)."""
+(tests/support: `Receiver`, `Inbox`; tests/conftest.py and tests/activities/conftest.py start
+them). TLS for e-mail in detail: test_smtp_tls.py; Standard Webhooks: test_standard_webhooks.py."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import logging
+import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -189,9 +191,9 @@ def mail_notifier(smtp_url: str) -> Notifier:
 
 
 async def test_an_email_arrives_with_the_ticket_the_breach_and_the_timeline_link(
-    mail_server: Callable[..., Inbox],
+    smtp_server: Callable[..., Inbox], trusted_tls: ssl.SSLContext
 ) -> None:
-    inbox = mail_server()
+    inbox = smtp_server(tls=trusted_tls)  # STARTTLS before AUTH and MAIL
     notifier = mail_notifier(f"smtp://mailer:p%40ss@127.0.0.1:{inbox.port}")
     delivery = Delivery(event=breach("T-77"), target="mailto:lead@example.test")
     result = await deliver(notifier, delivery)
@@ -209,7 +211,7 @@ async def test_an_email_arrives_with_the_ticket_the_breach_and_the_timeline_link
     assert "Ticket: T-77" in text
     assert "metric: response" in text
     assert "http://127.0.0.1:8000/tickets/T-77/timeline" in text
-    # Credentials come from the URL, percent-decoded.
+    # Credentials come from the URL, percent-decoded, and go over TLS only.
     assert [(login.login, login.password) for login in inbox.logins] == [(b"mailer", b"p@ss")]
 
 
@@ -217,7 +219,7 @@ async def test_the_same_event_mailed_twice_carries_the_same_message_id(
     mail_server: Callable[..., Inbox],
 ) -> None:
     inbox = mail_server()
-    notifier = mail_notifier(f"smtp://127.0.0.1:{inbox.port}")
+    notifier = mail_notifier(f"smtp://127.0.0.1:{inbox.port}?tls=none")  # a plain relay
     delivery = Delivery(event=breach(), target="mailto:lead@example.test")
     await deliver(notifier, delivery, 1)
     await deliver(notifier, delivery, 2)
@@ -230,7 +232,7 @@ async def test_a_refused_recipient_is_retryable(
     mail_server: Callable[..., Inbox],
 ) -> None:
     inbox = mail_server(refuse=True)
-    notifier = mail_notifier(f"smtp://127.0.0.1:{inbox.port}")
+    notifier = mail_notifier(f"smtp://127.0.0.1:{inbox.port}?tls=none")
     error = await failure(notifier, Delivery(event=breach(), target="mailto:lead@example.test"))
     assert (error.type, error.non_retryable) == ("DeliveryFailed", False)
     assert "550" in error.details[0]["detail"]

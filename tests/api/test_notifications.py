@@ -13,6 +13,7 @@ import httpx
 import pytest
 import yaml
 from fastapi import FastAPI
+from standardwebhooks import Webhook
 
 from settings import Settings
 from sla.notifications import verify
@@ -42,7 +43,7 @@ async def http(
     """The open API, its notifications going to `hook` and `inbox`."""
     config = yaml.safe_load(API_CONFIG.read_text())
     config["notifications"]["webhooks"][0]["url"] = hook.url  # e2e-receiver
-    config["notifications"]["email"]["smtp_url"] = f"smtp://127.0.0.1:{inbox.port}"
+    config["notifications"]["email"]["smtp_url"] = f"smtp://127.0.0.1:{inbox.port}?tls=none"
     path = tmp_path / "sla.yaml"
     path.write_text(yaml.safe_dump(config))
     settings = Settings(**{**api_settings.model_dump(), "config": path})
@@ -59,6 +60,7 @@ async def test_a_test_event_reaches_the_named_webhook_signed_and_the_answer_is_r
     assert (body["target"], body["ok"], body["status_code"]) == ("webhook:e2e-receiver", True, 200)
     [got] = hook.received
     assert verify(got.body, "e2e-secret", got.headers["x-slaflow-signature"])
+    assert Webhook(b"e2e-secret").verify(got.body, got.headers)["id"] == body["event_id"]
     event = json.loads(got.body)
     assert got.headers["x-slaflow-event-id"] == event["id"] == body["event_id"]
     assert (event["type"], event["ticket_id"]) == ("test", None)

@@ -1,13 +1,17 @@
 """Escalations reach people: signed webhooks, retried through a flaky receiver and a worker
-killed with SIGKILL while deliveries are in flight, each event accepted exactly once."""
+killed with SIGKILL while deliveries are in flight, each event accepted exactly once; every
+attempt signed as Standard Webhooks, its id the event's and its timestamp the attempt's."""
 
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+
+from standardwebhooks import Webhook
 
 from sla.notifications import verify
 from tests.support.processes import Processes, wait_for
@@ -78,6 +82,18 @@ def test_every_event_is_delivered_once_through_failures_and_a_killed_worker(
     assert {e["ticket_id"] for e in events.values()} == {tid}
     ids = list(events)
     assert len(ids) == len(set(ids)) == 5
+    # Standard Webhooks, checked with the stock library's own signing: its verify() would also
+    # hold the first attempts to its 5-minute tolerance, which a slow run may pass.
+    stock = Webhook(SECRET.encode())  # a plain secret is its own key bytes
+    stamps: dict[str, list[int]] = defaultdict(list)
+    for r in received:
+        msg_id, stamp = r.headers["webhook-id"], int(r.headers["webhook-timestamp"])
+        signed = stock.sign(msg_id, datetime.fromtimestamp(stamp, UTC), r.body.decode())
+        assert signed in r.headers["webhook-signature"].split(" ")
+        assert msg_id == r.event_id
+        stamps[msg_id].append(stamp)
+    # Retried after 2 s and more: the same id, a later timestamp.
+    assert all(s == sorted(s) and s[0] < s[-1] for s in stamps.values())
     escalation = next(e for e in events.values() if e["type"] == "escalation")
     assert escalation["data"]["level"] == 1 and escalation["data"]["notify"] == ["team-lead"]
     penalty = next(e for e in events.values() if e["type"] == "penalty")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from pydantic import ValidationError
+from standardwebhooks import Webhook
 
 from sla.notifications import (
     ALL_EVENTS,
@@ -20,6 +22,8 @@ from sla.notifications import (
     WebhookTarget,
     event_id,
     sign,
+    signing_key,
+    standard_signature,
     verify,
 )
 from sla.policy import ConfigError, parse_config
@@ -289,3 +293,96 @@ def test_the_api_md_example_without_webhook_names_parses_with_positional_names()
     )
     assert [hook.name for hook in config.webhooks] == ["webhook-1", "webhook-2"]
     assert config.routes()["statement"] == ["webhook:webhook-2"]
+
+
+WHSEC = "whsec_" + base64.b64encode(bytes(range(32))).decode()
+
+
+def config_error(**hook: Any) -> str:
+    """The ConfigError text of a config whose first webhook has these fields."""
+    data = config_data()
+    data["notifications"]["webhooks"][0] = {"name": "ops", "url": "http://a.test/", **hook}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    return str(caught.value)
+
+
+def test_a_webhook_takes_secret_or_secrets_newest_first() -> None:
+    one = WebhookTarget(name="ops", url="http://a.test/", secret=WHSEC)
+    two = WebhookTarget(name="ops", url="http://a.test/", secrets=[WHSEC, "old-plain"])
+    assert (one.all_secrets(), two.all_secrets()) == ([WHSEC], [WHSEC, "old-plain"])
+
+
+@pytest.mark.parametrize(
+    "hook",
+    [{}, {"secret": "s", "secrets": ["s"]}, {"secrets": []}, {"secrets": ["new", ""]}],
+    ids=["neither", "both", "empty-list", "empty-secret"],
+)
+def test_a_webhook_needs_exactly_one_of_secret_and_secrets(hook: dict[str, Any]) -> None:
+    message = config_error(**hook)
+    assert "notifications.webhooks.0" in message
+    if "secrets" not in hook or "secret" in hook:
+        assert "give either `secret` or `secrets: [new, old]`" in message
+
+
+@pytest.mark.parametrize(
+    ("secret", "why"),
+    [
+        ("whsec_not*base64!", "standard base64"),
+        ("whsec_" + base64.b64encode(b"short").decode(), "at least 24 bytes"),
+    ],
+)
+def test_a_malformed_whsec_secret_is_refused_without_quoting_it(secret: str, why: str) -> None:
+    for hook in ({"secret": secret}, {"secrets": [WHSEC, secret]}):
+        message = config_error(**hook)
+        assert why in message
+        assert secret not in message
+    assert "notifications.webhooks.0.secrets.1" in config_error(secrets=[WHSEC, secret])
+
+
+def test_a_whsec_key_is_its_base64_padded_or_not_any_other_secret_its_bytes() -> None:
+    assert signing_key(WHSEC) == bytes(range(32))
+    assert signing_key(WHSEC.rstrip("=")) == bytes(range(32))
+    assert signing_key("whsec-legacy") == b"whsec-legacy"
+
+
+def test_the_standard_signature_is_what_the_stock_library_signs_one_per_secret() -> None:
+    body = event().body()
+    stamp = 1_795_000_000
+    at = datetime.fromtimestamp(stamp, UTC)
+    stock = [Webhook(WHSEC), Webhook(b"old-plain")]
+    expected = " ".join(hook.sign(event().id, at, body.decode()) for hook in stock)
+    assert standard_signature(event().id, stamp, body, [WHSEC, "old-plain"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("smtp_url", "tls"),
+    [
+        ("smtp://mailer:pw@mail.test:587", "starttls"),
+        ("smtp://mail.test:25", "starttls"),
+        ("smtp://relay.local:25?tls=none", "none"),
+        ("smtps://mailer:pw@mail.test:465", "implicit"),
+    ],
+)
+def test_smtp_urls_say_how_tls_is_spoken(smtp_url: str, tls: str) -> None:
+    assert EmailSettings(smtp_url=smtp_url, sender="a@example.test").tls == tls
+
+
+@pytest.mark.parametrize(
+    ("smtp_url", "why"),
+    [
+        ("smtp://mailer:pw@relay.local:25?tls=none", "would send the password in clear"),
+        ("smtp://relay.local:25?tls=off", "?tls= takes one value, none"),
+        ("smtps://mail.test:465?tls=none", "only on smtp://"),
+        ("smtp://relay.local:25?tls=none&tls=none", "?tls= takes one value"),
+        ("smtp://relay.local:25?starttls=no", "unknown parameter 'starttls'"),
+    ],
+)
+def test_smtp_url_tls_options_that_cannot_hold_are_refused_at_load(smtp_url: str, why: str) -> None:
+    data = config_data()
+    data["notifications"]["email"]["smtp_url"] = smtp_url
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    message = str(caught.value)
+    assert "notifications.email.smtp_url" in message and why in message
+    assert "pw" not in message.replace("password", "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from contextlib import AbstractContextManager
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -17,20 +18,35 @@ from tests.support.ports import free_port
 class Inbox(AbstractContextManager["Inbox"]):
     """Accepts every recipient (`refuse`: refuses them all with a 550) and any login.
 
+    Without `tls` it speaks only in clear and takes AUTH in clear too (a relay that would let a
+    careless client leak a password). With `tls` (a server context) it offers STARTTLS and
+    takes neither mail nor AUTH before it; `implicit_tls`: TLS from the first byte instead.
     Starts listening at once, on `port` or a free one; a context manager, or `close()` it.
     """
 
-    def __init__(self, refuse: bool = False, port: int | None = None) -> None:
+    def __init__(
+        self,
+        refuse: bool = False,
+        port: int | None = None,
+        tls: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
+    ) -> None:
         self.messages: list[Envelope] = []
         self.logins: list[LoginPassword] = []
         self.refuse = refuse
         self.port = port or free_port()
+        secure: dict[str, Any] = {"auth_require_tls": False}
+        if tls is not None and implicit_tls:
+            # aiosmtpd counts only STARTTLS as TLS for AUTH; this channel is TLS throughout.
+            secure = {"ssl_context": tls, "auth_require_tls": False}
+        elif tls is not None:
+            secure = {"tls_context": tls, "require_starttls": True, "auth_require_tls": True}
         self._controller = Controller(
             self,
             hostname="127.0.0.1",
             port=self.port,
             authenticator=self.authenticate,
-            auth_require_tls=False,
+            **secure,
         )
         self._controller.start()
 
