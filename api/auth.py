@@ -62,6 +62,8 @@ class Principal(BaseModel):
     name: str
     role: Role
     customer_id: str | None = None
+    # False for the anonymous admin of an API without keys: no key to hold names to.
+    keyed: bool = True
 
     @property
     def staff(self) -> bool:
@@ -72,7 +74,7 @@ class Principal(BaseModel):
         return self.staff or self.customer_id == customer_id
 
 
-ANONYMOUS = Principal(name="anonymous", role=Role.ADMIN)
+ANONYMOUS = Principal(name="anonymous", role=Role.ADMIN, keyed=False)
 
 
 def _digest(key: str) -> bytes:

@@ -31,7 +31,7 @@ from api.auth import ANONYMOUS, Principal
 from api.errors import ApiError, from_rpc, not_found, refused, temporal_unavailable
 from api.schemas import TicketCreate, TicketSummary
 from config.resolve import policy_snapshot
-from sla.actions import Action, ActionRejected, kind_of
+from sla.actions import REQUEST_ID_LIMIT, Action, ActionRejected, kind_of
 from sla.outcome import opening_request
 from sla.policy import SlaConfig
 from sla.priorities import Priority
@@ -61,6 +61,16 @@ def workflow_id(ticket_id: str) -> str:
 def ticket_id_for_key(idempotency_key: str) -> str:
     """A ticket id derived from a client's Idempotency-Key, so a retried create finds its ticket."""
     return "k-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+
+
+def scoped_request_id(sender: str, request_id: str) -> str:
+    """An action's idempotency key as one API key's own: the ticket remembers it and Temporal
+    dedups the Update by it, so another key's same value is another action. A key name has no
+    ':', so the prefix is unambiguous; too long a result is hashed into REQUEST_ID_LIMIT."""
+    scoped = f"{sender}:{request_id}"
+    if len(scoped) <= REQUEST_ID_LIMIT:
+        return scoped
+    return f"{sender}:sha256:{hashlib.sha256(request_id.encode()).hexdigest()}"
 
 
 R = TypeVar("R")
@@ -358,4 +368,4 @@ def summary(execution: WorkflowExecution) -> TicketSummary:
     )
 
 
-__all__ = ["Desk", "not_found", "ticket_id_for_key", "workflow_id"]
+__all__ = ["Desk", "not_found", "scoped_request_id", "ticket_id_for_key", "workflow_id"]

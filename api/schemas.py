@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, PlainSerializer, create_model
 
-from sla.actions import ID_PATTERN, TEXT_LIMIT
+from sla.actions import ID_PATTERN, TEXT_LIMIT, ActionKind
 from sla.clock import SlaClock
 from sla.priorities import Priority
 from sla.ticket import TicketState, TicketStatus
@@ -31,6 +31,41 @@ class TicketCreate(BaseModel):
     customer_id: str = Field(pattern=ID_PATTERN)
     description: str | None = Field(default=None, max_length=TEXT_LIMIT)
     ticket_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
+# What the API stamps on an action itself, from the caller's key: a body that sends it is 422.
+SET_BY_THE_API = frozenset({"sent_by"})
+
+
+def action_body(kind: ActionKind[Any]) -> type[BaseModel]:
+    """An action's HTTP body: its model's fields but those the API sets, with the field that
+    names who does it optional, since a key fills it with its own name (docs/api.md, "Access").
+    Without keys the API checks the action's own model, so a name it needs is still asked for."""
+    fields: dict[str, Any] = {
+        name: (info.annotation, info)
+        for name, info in kind.model.model_fields.items()
+        if name not in SET_BY_THE_API
+    }
+    if kind.actor is not None:
+        fields[kind.actor] = (
+            str | None,
+            Field(
+                default=None,
+                pattern=ID_PATTERN,
+                description=(
+                    "who does it. Without API keys, as given (respond, resolve and comment need "
+                    "it); with keys, the key's own name, which may be left out, or whom an admin "
+                    "key names"
+                ),
+            ),
+        )
+    model: type[BaseModel] = create_model(
+        kind.model.__name__,
+        __config__=ConfigDict(extra="forbid"),
+        __doc__=kind.model.__doc__,
+        **fields,
+    )
+    return model
 
 
 class ClockOut(BaseModel):

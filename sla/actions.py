@@ -21,6 +21,9 @@ class Action(BaseModel):
 
     # Lets a producer retry an action (by Update or Signal) without it taking effect twice.
     request_id: str | None = Field(default=None, max_length=REQUEST_ID_LIMIT)
+    # The API key that sent it, set by the API alone (never from a body): an admin acting for
+    # the agent its body names shows on the timeline as "ops for alice" (docs/api.md, "Access").
+    sent_by: str | None = Field(default=None, pattern=ID_PATTERN)
 
 
 class Respond(Action):
@@ -88,8 +91,11 @@ class ActionKind(Generic[A]):
     method: Literal["POST", "PATCH"] = "POST"
     body_required: bool = True
     # Who may do it: staff (admin and agent keys) always; a customer key only where this names
-    # the field its customer id is stamped into (a customer speaks for itself, on its own ticket).
+    # the field its identity is stamped into (a customer speaks for itself, on its own ticket).
     customer_field: str | None = None
+    # The field naming who does it, where a key's name goes (docs/api.md, "Access"); when not
+    # given, `customer_field`, else `actor`.
+    actor_field: str | None = None
     # Fields only staff may set: a customer key that sets one is refused (403).
     staff_fields: tuple[str, ...] = ()
 
@@ -97,14 +103,16 @@ class ActionKind(Generic[A]):
         if not self.body_required:
             self.model()  # a bodiless request must make a valid action: fails at import if not
 
-    def empty(self) -> A:
-        """The action a bodiless request stands for."""
-        return self.model()
+    @property
+    def actor(self) -> str | None:
+        """The field naming who does it, if the action has one."""
+        field = self.actor_field or self.customer_field or "actor"
+        return field if field in self.model.model_fields else None
 
 
 ACTIONS: tuple[ActionKind[Any], ...] = (
-    ActionKind("respond", Respond, "/respond"),
-    ActionKind("resolve", Resolve, "/resolve"),
+    ActionKind("respond", Respond, "/respond", actor_field="agent_id"),
+    ActionKind("resolve", Resolve, "/resolve", actor_field="agent_id"),
     ActionKind("close", Close, "/close", body_required=False),
     ActionKind("pause", Pause, "/pause"),
     ActionKind("resume", Resume, "/resume", body_required=False),

@@ -48,6 +48,13 @@ def encoded_size(text: str) -> int:
     return len(to_json(text)) - 2
 
 
+def shown_actor(entry: TimelineEntry) -> str | None:
+    """Who did it, as the timeline shows it: "ops for alice" when a key acted for the one it
+    named (the entry keeps both apart: `actor`, and `sent_by` in its detail)."""
+    sent_by = entry.detail.get("sent_by")
+    return f"{sent_by} for {entry.actor}" if sent_by else entry.actor
+
+
 # How many recent request ids a ticket remembers to make retried actions harmless.
 REQUEST_ID_MEMORY = 256
 
@@ -310,7 +317,9 @@ class Ticket:
             self.state.status = TicketStatus.RESPONDED
         if self.state.assignee is None:
             self.state.assignee = action.agent_id
-        self._record(now, "responded", action.agent_id, first_response=first)
+        self._record(
+            now, "responded", action.agent_id, sent_by=action.sent_by, first_response=first
+        )
         return []
 
     def _check_resolve(self, action: do.Resolve) -> None:
@@ -322,7 +331,7 @@ class Ticket:
             clock.complete(now, self.policy.calendar)
         self.state.status = TicketStatus.RESOLVED
         self.state.resolved_at = now
-        self._record(now, "resolved", action.agent_id)
+        self._record(now, "resolved", action.agent_id, sent_by=action.sent_by)
         resolved = self._effect(EffectKind.RESOLVED, self.state.resolution, now)
         return [resolved, *self._reward(self.state.resolution, now)]
 
@@ -357,14 +366,16 @@ class Ticket:
         self._require((TicketStatus.RESOLVED,), "close (resolve it first)")
 
     def _close_action(self, action: do.Close, now: datetime) -> list[Effect]:
-        self._close(now, action.actor, auto=False)
+        self._close(now, action.actor, auto=False, sent_by=action.sent_by)
         return []
 
-    def _close(self, at: datetime, actor: str | None, *, auto: bool) -> None:
+    def _close(
+        self, at: datetime, actor: str | None, *, auto: bool, sent_by: str | None = None
+    ) -> None:
         self.state.status = TicketStatus.CLOSED
         self.state.closed_at = at
         self.state.updated_at = max(self.state.updated_at, at)
-        self._record(at, "closed", actor, automatic=auto)
+        self._record(at, "closed", actor, sent_by=sent_by, automatic=auto)
 
     def _check_pause(self, action: do.Pause) -> None:
         if self.state.status is TicketStatus.WAITING_ON_CUSTOMER:
@@ -377,7 +388,7 @@ class Ticket:
             if clock.pause(now, self.policy.calendar):
                 effects += self._breached(clock)
         self.state.status = TicketStatus.WAITING_ON_CUSTOMER
-        self._record(now, "paused", action.actor, reason=action.reason)
+        self._record(now, "paused", action.actor, sent_by=action.sent_by, reason=action.reason)
         return effects
 
     def _check_resume(self, action: do.Resume) -> None:
@@ -391,7 +402,7 @@ class Ticket:
         for clock in self.clocks:
             clock.resume(now, self.policy.calendar)
         self.state.status = self._working_status()
-        self._record(now, "resumed", action.actor)
+        self._record(now, "resumed", action.actor, sent_by=action.sent_by)
         return []
 
     def _check_reopen(self, action: do.Reopen) -> None:
@@ -413,7 +424,14 @@ class Ticket:
         )
         self.state.status = self._working_status()
         self.state.resolved_at = None
-        self._record(now, "reopened", action.actor, reason=action.reason, cycle=previous.cycle + 1)
+        self._record(
+            now,
+            "reopened",
+            action.actor,
+            sent_by=action.sent_by,
+            reason=action.reason,
+            cycle=previous.cycle + 1,
+        )
         return []
 
     def _working_status(self) -> TicketStatus:
@@ -430,7 +448,12 @@ class Ticket:
         effects: list[Effect] = []
         if action.assignee is not None and action.assignee != self.state.assignee:
             self._record(
-                now, "assigned", action.actor, previous=self.state.assignee, to=action.assignee
+                now,
+                "assigned",
+                action.actor,
+                sent_by=action.sent_by,
+                previous=self.state.assignee,
+                to=action.assignee,
             )
             self.state.assignee = action.assignee
         if action.priority is not None and action.priority != self.state.priority:
@@ -440,6 +463,7 @@ class Ticket:
                 now,
                 "priority_changed",
                 action.actor,
+                sent_by=action.sent_by,
                 previous=previous.value,
                 to=action.priority.value,
             )
@@ -475,12 +499,25 @@ class Ticket:
             now,
             "commented",
             action.author,
+            sent_by=action.sent_by,
             length=len(action.body),
             internal=True if action.internal else None,
         )
         return []
 
-    def _record(self, at: datetime, kind: str, actor: str | None, **detail: JsonValue) -> None:
+    def _record(
+        self,
+        at: datetime,
+        kind: str,
+        actor: str | None,
+        *,
+        sent_by: str | None = None,
+        **detail: JsonValue,
+    ) -> None:
+        """`actor` is whom a person's action names (reports count that one); `sent_by` the API
+        key that sent it, kept when it is someone else (an admin acting for an agent)."""
+        if sent_by != actor:
+            detail["sent_by"] = sent_by
         self.state.timeline.append(
             TimelineEntry(
                 at=at,

@@ -10,11 +10,13 @@ import inspect
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import STAFF, Principal, PrincipalDep
+from api.auth import STAFF, Principal, PrincipalDep, Role
 from api.deps import DeskDep
-from api.desk import Desk, workflow_id
+from api.desk import Desk, scoped_request_id, workflow_id
 from api.errors import ApiError, from_rpc, not_found, temporal_unavailable
 from api.schemas import (
     CommentOut,
@@ -26,11 +28,12 @@ from api.schemas import (
     TicketPage,
     Timeline,
     TimelineEntryOut,
+    action_body,
 )
 from sla.actions import ACTIONS, ID_PATTERN, REQUEST_ID_LIMIT, Action, ActionKind
 from sla.priorities import Priority
 from sla.state import COMMENT_LIMIT, CommentsWanted
-from sla.ticket import TicketState, TicketStatus, TimelineEntry
+from sla.ticket import TicketState, TicketStatus, TimelineEntry, shown_actor
 from store.history import Run, earlier_run_missing, fetch_runs, with_archived
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
@@ -138,18 +141,21 @@ def _add_action_route(kind: ActionKind[Any]) -> None:
         ticket_id: str,
         desk: Desk,
         principal: Principal,
-        body: Action | None = None,
+        body: BaseModel | None = None,
         key: str | None = None,
     ) -> Ticket:
-        action = body if body is not None else kind.empty()
-        if kind.customer_field is not None and not principal.staff:
-            if staff_only := [f for f in kind.staff_fields if getattr(action, f)]:
+        fields = body.model_dump(exclude_none=True) if body is not None else {}
+        if not principal.staff:
+            if staff_only := [f for f in kind.staff_fields if fields.get(f)]:
                 raise ApiError(403, f"a customer key may not set {', '.join(staff_only)}")
             await readable(desk, principal, ticket_id)
-            # A customer speaks for itself: its own id, whatever the body said.
-            action = action.model_copy(update={kind.customer_field: principal.customer_id})
-        if key is not None and action.request_id is None:
-            action = action.model_copy(update={"request_id": key})
+        fields |= _sender(kind, principal, fields)
+        if (request_id := fields.get("request_id", key)) is not None and principal.keyed:
+            # Each key's own: the ticket remembers, and Temporal dedups the Update by, this id.
+            request_id = scoped_request_id(principal.name, request_id)
+        if request_id is not None:
+            fields["request_id"] = request_id
+        action = _action(kind, fields)
         return Ticket.of(await desk.act(ticket_id, action), staff=principal.staff)
 
     def param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> Any:
@@ -157,10 +163,9 @@ def _add_action_route(kind: ActionKind[Any]) -> None:
             name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
         )
 
-    body = (
-        param("body", kind.model) if kind.body_required else param("body", kind.model | None, None)
-    )
-    # FastAPI reads the parameters' types from the signature: the kind's own model is the body.
+    model = action_body(kind)
+    body = param("body", model) if kind.body_required else param("body", model | None, None)
+    # FastAPI reads the parameters' types from the signature: the kind's HTTP body is the body.
     act.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [
             param("ticket_id", TicketIdPath),
@@ -180,6 +185,38 @@ def _add_action_route(kind: ActionKind[Any]) -> None:
         response_model=Ticket,
         dependencies=[] if kind.customer_field is not None else [STAFF],
     )
+
+
+def _sender(kind: ActionKind[Any], principal: Principal, fields: dict[str, Any]) -> dict[str, Any]:
+    """Who an action is recorded as. With keys, a key acts as itself: its name, whatever else a
+    body may name (403), but an admin, which may act for whom it names; either way the key's
+    name is the action's `sent_by`. Without keys, the body's names stand."""
+    if not principal.keyed:
+        return {}
+    field = kind.actor
+    named = fields.get(field) if field is not None else None
+    if principal.role is Role.ADMIN:
+        who = named or principal.name
+    elif named in (None, principal.name, principal.customer_id):
+        who = principal.name  # a customer's older clients send its customer id: the same caller
+    else:
+        an = "an" if principal.role is Role.AGENT else "a"
+        raise ApiError(
+            403,
+            f"{an} {principal.role.value} key acts as itself: {field} must be "
+            f"{principal.name!r} (its key's name) or left out",
+        )
+    return {"sent_by": principal.name} | ({field: who} if field is not None else {})
+
+
+def _action(kind: ActionKind[Any], fields: dict[str, Any]) -> Action:
+    """The action the workflow gets; without keys, a name its model needs may still be missing."""
+    try:
+        action: Action = kind.model.model_validate(fields)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+    return action
 
 
 for _kind in ACTIONS:
@@ -220,7 +257,8 @@ async def timeline(ticket_id: TicketIdPath, desk: DeskDep, principal: PrincipalD
     state = await readable(desk, principal, ticket_id)
     entries = state.timeline if principal.staff else _customer_timeline(state.timeline)
     return Timeline(
-        ticket_id=ticket_id, entries=[TimelineEntryOut(**e.model_dump()) for e in entries]
+        ticket_id=ticket_id,
+        entries=[TimelineEntryOut(**(e.model_dump() | {"actor": shown_actor(e)})) for e in entries],
     )
 
 

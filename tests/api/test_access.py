@@ -1,6 +1,7 @@
 """Access control (docs/api.md, "Access") where no ticket takes part: keys and roles on every
-endpoint, the schema and docs pages, the keys file, the bind check. The app runs in-process
-without Temporal; the rows that open, list or act on tickets are in tests/e2e/test_access.py.
+endpoint, the schema and docs pages, the keys file, the bind check, the names an action may
+carry. The app runs in-process without Temporal; the rows that open, list or act on tickets are
+in tests/e2e/test_access.py.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import yaml
 from fastapi import FastAPI
 
 from api.app import create_app
+from api.desk import scoped_request_id
 from cli import _check_bind
 from settings import Settings
-from sla.actions import ACTIONS, Comment
+from sla.actions import ACTIONS, REQUEST_ID_LIMIT, ActionKind, Comment
 from sla.policy import ConfigError
 from tests.api.conftest import FakeDesk
 from tests.support import rules
@@ -223,3 +225,74 @@ async def test_a_customer_sees_its_ticket_without_our_insides_and_staff_see_ever
     assert [c["body"] for c in pages["acme"]["comments"]] == ["on it"]
     assert pages["acme"]["comment_count"] == 1 and pages["agent"]["comment_count"] == 2
     assert internal.status_code == 403 and "internal" in internal.json()["detail"]
+
+
+# Each action's least body, without the field naming who does it (a new action needs its own).
+LEAST: dict[str, dict[str, Any]] = {
+    "respond": {}, "resolve": {}, "close": {}, "pause": {"reason": "logs"}, "resume": {},
+    "reopen": {}, "change": {"assignee": "bob"}, "comment": {"body": "any news?"},
+}  # fmt: skip
+NAMED = [kind for kind in ACTIONS if kind.actor is not None]
+
+
+@pytest.mark.parametrize("kind", NAMED, ids=lambda kind: kind.name)
+async def test_an_agent_key_naming_someone_else_is_refused_on_every_action(
+    keyed: Keyed, sample_ticket: str, kind: ActionKind[Any]
+) -> None:
+    assert kind.actor is not None
+    body = LEAST[kind.name] | {kind.actor: "bob"}
+    path = T.format(tid=sample_ticket) + kind.path
+    response = await call(keyed, "agent", kind.method, path, body)
+    assert response.status_code == 403, response.text
+    assert response.json()["detail"] == (
+        f"an agent key acts as itself: {kind.actor} must be 'alice' (its key's name) or left out"
+    )
+
+
+@pytest.mark.parametrize(
+    "kind", [k for k in NAMED if k.customer_field is not None], ids=lambda kind: kind.name
+)
+async def test_a_customer_key_naming_someone_else_is_refused(
+    keyed: Keyed, sample_ticket: str, kind: ActionKind[Any]
+) -> None:
+    assert kind.actor is not None
+    body = LEAST[kind.name] | {kind.actor: "alice"}
+    path = T.format(tid=sample_ticket) + kind.path
+    response = await call(keyed, "acme", kind.method, path, body)
+    assert response.status_code == 403, response.text
+    assert response.json()["detail"] == (
+        f"a customer key acts as itself: {kind.actor} must be 'acme-portal' (its key's name) "
+        "or left out"
+    )
+
+
+@pytest.mark.parametrize("who", ["admin", "agent", "acme", "no keys"])
+async def test_sent_by_is_the_apis_to_set_never_a_bodys(
+    keyed: Keyed, http: httpx.AsyncClient, sample_ticket: str, who: str
+) -> None:
+    body = {"body": "any news?", "sent_by": "ops"}
+    path = T.format(tid=sample_ticket) + "/comments"
+    if who == "no keys":
+        response = await http.post(path, json=body)
+    else:
+        response = await call(keyed, who, "POST", path, body)
+    assert response.status_code == 422, response.text
+    assert [e["loc"] for e in response.json()["detail"]] == [["body", "sent_by"]]
+
+
+async def test_without_keys_the_body_names_who_does_it(
+    http: httpx.AsyncClient, sample_ticket: str
+) -> None:
+    response = await http.post(T.format(tid=sample_ticket) + "/respond", json={"message": "hi"})
+    assert response.status_code == 422, response.text
+    assert [e["loc"] for e in response.json()["detail"]] == [["body", "agent_id"]]
+
+
+def test_an_idempotency_key_is_scoped_to_the_api_key_within_the_request_id_limit() -> None:
+    assert scoped_request_id("alice", "deploy-4711") == "alice:deploy-4711"
+    assert scoped_request_id("ops", "deploy-4711") != scoped_request_id("alice", "deploy-4711")
+    longest = "k" * REQUEST_ID_LIMIT
+    hashed = {scoped_request_id(who, longest) for who in ("alice", "ops", "x" * 64)}
+    assert len(hashed) == 3 and all(len(h) <= REQUEST_ID_LIMIT for h in hashed)
+    assert scoped_request_id("alice", longest) == scoped_request_id("alice", longest)
+    assert scoped_request_id("alice", longest) != scoped_request_id("alice", longest[:-1] + "j")

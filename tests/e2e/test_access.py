@@ -14,8 +14,10 @@ import os
 import socket
 import subprocess
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from fastapi import FastAPI
@@ -23,6 +25,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from settings import Settings
+from sla.actions import REQUEST_ID_LIMIT
 from store import Store
 from tests.support.access import (
     INCIDENT,
@@ -44,6 +47,7 @@ from tests.support.access import (
 from tests.support.http import API_CONFIG, open_ticket
 from tests.support.ports import free_port
 from tests.support.processes import SLAFLOW
+from workflows.ticket import TicketWorkflow
 
 
 @pytest.fixture(scope="module")
@@ -142,21 +146,150 @@ async def test_a_customer_lists_only_its_own_tickets_whatever_customer_id_it_ask
     assert theirs in {t["ticket_id"] for t in await listed(keyed, "admin", customer_id=THEIRS)}
 
 
-async def test_a_customer_comment_and_reopen_are_recorded_under_the_customers_id(
+async def timeline_of(k: Keyed, who: str, tid: str) -> list[tuple[str, str | None]]:
+    """(kind, actor) of each entry of the ticket's timeline after it was opened."""
+    response = await call(k, who, "GET", f"/tickets/{tid}/timeline")
+    assert response.status_code == 200, response.text
+    return [(e["kind"], e["actor"]) for e in response.json()["entries"] if e["kind"] != "opened"]
+
+
+async def assert_by_agent(k: Keyed, customer: str, expected: dict[str, tuple[int, int]]) -> None:
+    """Today's SLA report of `customer` counts, by agent, (responses met, resolutions met) as
+    `expected`, and no one else: once the store has the ticket's outcome, a moment after."""
+    today = datetime.now(UTC).date().isoformat()
+    query = {"from": today, "to": today, "customer_id": customer}
+    counted: dict[str, tuple[int, int]] = {}
+    for _ in range(200):
+        report = await call(k, "agent", "GET", "/reports/sla?" + urlencode(query))
+        assert report.status_code == 200, report.text
+        counted = {
+            agent: (stats["response"]["met"], stats["resolution"]["met"])
+            for agent, stats in report.json()["by_agent"].items()
+        }
+        if counted == expected:
+            return
+        await asyncio.sleep(0.1)
+    assert counted == expected
+
+
+async def test_an_agent_key_acts_as_itself_whatever_the_body_names(
+    keyed: Keyed, customer: str
+) -> None:
+    """Per-agent reports can be trusted: an agent key is recorded under its own name."""
+    tid = await new_ticket(keyed, customer)
+    path = f"/tickets/{tid}"
+    before = (await call(keyed, "admin", "GET", path)).json()
+
+    posing = await call(keyed, "agent", "POST", path + "/respond", {"agent_id": "bob"})
+
+    assert posing.status_code == 403, posing.text
+    assert posing.json()["detail"] == (
+        "an agent key acts as itself: agent_id must be 'alice' (its key's name) or left out"
+    )
+    assert (await call(keyed, "admin", "GET", path)).json() == before
+    responded = await call(keyed, "agent", "POST", path + "/respond", {"message": "on it"})
+    assert responded.status_code == 200, responded.text
+    assert responded.json()["assignee"] == "alice"
+    resolved = await call(keyed, "agent", "POST", path + "/resolve", {"agent_id": "alice"})
+    assert resolved.status_code == 200, resolved.text
+    assert await timeline_of(keyed, "agent", tid) == [
+        ("responded", "alice"),
+        ("resolved", "alice"),
+    ]
+    await assert_by_agent(keyed, customer, {"alice": (1, 1)})
+
+
+async def test_an_admin_key_acts_for_whom_it_names_and_the_timeline_says_so(
+    keyed: Keyed, customer: str
+) -> None:
+    tid = await new_ticket(keyed, customer)
+    path = f"/tickets/{tid}"
+
+    responded = await call(keyed, "admin", "POST", path + "/respond", {"agent_id": "alice"})
+    commented = await call(
+        keyed, "admin", "POST", path + "/comments", {"author": "alice", "body": "on it"}
+    )
+
+    assert (responded.status_code, commented.status_code) == (200, 200)
+    assert responded.json()["assignee"] == "alice"
+    assert commented.json()["comments"][-1]["author"] == "alice"
+    expected = [("responded", "ops for alice"), ("commented", "ops for alice")]
+    assert await timeline_of(keyed, "admin", tid) == expected
+    resolved = await call(keyed, "admin", "POST", path + "/resolve", {})  # for itself
+    assert resolved.status_code == 200, resolved.text
+    assert await timeline_of(keyed, "agent", tid) == [*expected, ("resolved", "ops")]
+    # The agent named counts, not "ops for alice".
+    await assert_by_agent(keyed, customer, {"alice": (1, 0), "ops": (0, 1)})
+
+
+async def test_a_customer_key_acts_as_itself_and_may_still_send_its_customer_id(
     keyed: Keyed,
 ) -> None:
     tid = await new_ticket(keyed, MINE)
-    comment = {"author": "alice", "body": "it is still down"}  # posing as an agent
-    commented = await call(keyed, "acme", "POST", f"/tickets/{tid}/comments", comment)
-    assert commented.status_code == 200, commented.text
-    last = commented.json()["comments"][-1]
-    assert (last["author"], last["body"]) == (MINE, "it is still down")
-    await call(keyed, "admin", "POST", f"/tickets/{tid}/resolve", {"agent_id": "ops"})
-    reopen = {"reason": "no", "actor": "alice"}
-    assert (await call(keyed, "acme", "POST", f"/tickets/{tid}/reopen", reopen)).status_code == 200
-    timeline = (await call(keyed, "acme", "GET", f"/tickets/{tid}/timeline")).json()["entries"]
-    actors = {e["kind"]: e["actor"] for e in timeline}
-    assert (actors["commented"], actors["reopened"], actors["resolved"]) == (MINE, MINE, "ops")
+    path = f"/tickets/{tid}"
+    posing = await call(keyed, "acme", "POST", path + "/comments", {"author": "alice", "body": "x"})
+    assert posing.status_code == 403, posing.text
+    assert posing.json()["detail"] == (
+        "a customer key acts as itself: author must be 'acme-portal' (its key's name) or left out"
+    )
+    for body in ({"author": MINE, "body": "still down"}, {"body": "any news?"}):  # older, newer
+        commented = await call(keyed, "acme", "POST", path + "/comments", body)
+        assert commented.status_code == 200, commented.text
+        assert commented.json()["comments"][-1]["author"] == "acme-portal"
+    await call(keyed, "admin", "POST", path + "/resolve", {"agent_id": "ops"})
+    reopen = await call(keyed, "acme", "POST", path + "/reopen", {"actor": "alice"})
+    assert reopen.status_code == 403, reopen.text
+    reopen = await call(keyed, "acme", "POST", path + "/reopen", {"reason": "no"})
+    assert reopen.status_code == 200, reopen.text
+    assert await timeline_of(keyed, "acme", tid) == [
+        ("commented", "acme-portal"),
+        ("commented", "acme-portal"),
+        ("resolved", "ops"),
+        ("reopened", "acme-portal"),
+    ]
+
+
+async def test_an_idempotency_key_of_an_action_is_each_api_keys_own(
+    keyed: Keyed, dev_env: WorkflowEnvironment
+) -> None:
+    """The same Idempotency-Key (or body request_id) from two keys is two actions, from one key
+    again is the same action; the ticket remembers, and Temporal dedups the Update by, the
+    same scoped id, within REQUEST_ID_LIMIT."""
+    tid = await new_ticket(keyed, MINE)
+    path = f"/tickets/{tid}/comments"
+    longest = "k" * REQUEST_ID_LIMIT
+
+    async def comment(who: str, author: str, key: str, header: bool = True) -> dict[str, Any]:
+        body = {"author": author, "body": f"deployed, says {who}"}
+        if header:
+            response = await call(keyed, who, "POST", path, body, **{"Idempotency-Key": key})
+        else:
+            response = await call(keyed, who, "POST", path, body | {"request_id": key})
+        assert response.status_code == 200, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    first = await comment("agent", "alice", "deploy-4711")
+    assert await comment("agent", "alice", "deploy-4711") == first  # a retry: the same result
+    await comment("admin", "ops", "deploy-4711")
+    await comment("acme", MINE, "deploy-4711", header=False)
+    await comment("acme", MINE, "deploy-4711", header=False)
+    await comment("agent", "alice", longest)
+    last = await comment("agent", "alice", longest)
+
+    authors = [c["author"] for c in last["comments"]]
+    assert authors == ["alice", "ops", "acme-portal", "alice"]
+    handle = dev_env.client.get_workflow_handle_for(TicketWorkflow.run, f"ticket-{tid}")
+    state = await handle.query(TicketWorkflow.state)
+    scoped = ["alice:deploy-4711", "ops:deploy-4711", "acme-portal:deploy-4711"]
+    assert state.request_ids[:3] == scoped
+    assert state.request_ids[3].startswith("alice:") and len(state.request_ids[3]) <= 255
+    update_ids = [
+        event.workflow_execution_update_accepted_event_attributes.accepted_request.meta.update_id
+        async for event in handle.fetch_history_events()
+        if event.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+    assert update_ids == state.request_ids
 
 
 async def test_one_idempotency_key_from_two_customers_opens_two_tickets(keyed: Keyed) -> None:
@@ -187,7 +320,7 @@ async def test_keys_never_appear_in_responses_or_logs(
     tid = await new_ticket(keyed, MINE)
     responses = [
         await call(keyed, "acme", "GET", f"/tickets/{tid}"),
-        await call(keyed, "acme", "POST", f"/tickets/{tid}/comments", {"author": "x", "body": "y"}),
+        await call(keyed, "acme", "POST", f"/tickets/{tid}/comments", {"body": "y"}),
         await call(keyed, "acme", "POST", f"/tickets/{tid}/respond", {"agent_id": "x"}),
         await call(keyed, "agent", "POST", "/availability/incidents", INCIDENT),
         await call(keyed, "admin", "GET", f"/tickets/{tid}/history"),

@@ -17,13 +17,15 @@ from sla.actions import (
     Comment,
     Pause,
     Reopen,
+    Resolve,
     Respond,
     Resume,
 )
 from sla.clock import ClockState, Metric
 from sla.effects import EffectKind
+from sla.outcome import outcome_of
 from sla.state import COMMENT_LIMIT, COMMENT_TEXT_LIMIT, COMMENTS_SHOWN
-from sla.ticket import OpenTicket, Ticket, TicketStatus, encoded_size
+from sla.ticket import OpenTicket, Ticket, TicketStatus, encoded_size, shown_actor
 from tests.support.rules import FULL, PAUSE, RESOLVE, RESPOND, SHIPPED, T0, at, open_ticket
 
 
@@ -457,3 +459,24 @@ def test_actions_move_updated_at_forward_only() -> None:
     assert ticket.state.updated_at == at(10)
     ticket.apply(Comment(author="bob", body="b"), at(5))
     assert ticket.state.updated_at == at(10)
+
+
+def test_an_action_sent_for_another_shows_both_and_counts_the_one_it_names() -> None:
+    """An admin key acting for an agent: the timeline shows "ops for alice", the reports count
+    alice; a key acting as itself (or no key at all) shows one name."""
+    ticket = open_ticket()
+    ticket.apply(Respond(agent_id="alice", sent_by="ops"), at(1))
+    ticket.apply(Comment(author="alice", body="on it", sent_by="alice"), at(2))
+    ticket.apply(Resolve(agent_id="bob"), at(3))
+    ticket.apply(Close(actor="carol", sent_by="ops"), at(4))
+    acted = [e for e in ticket.state.timeline if e.kind != "opened"]
+    assert [(e.kind, e.actor, shown_actor(e)) for e in acted] == [
+        ("responded", "alice", "ops for alice"),
+        ("commented", "alice", "alice"),
+        ("resolved", "bob", "bob"),
+        ("closed", "carol", "ops for carol"),
+    ]
+    assert [e.detail.get("sent_by") for e in acted] == ["ops", None, None, "ops"]
+    assert ticket.state.assignee == "alice"
+    outcome = outcome_of(ticket.state)
+    assert (outcome.responded_by, outcome.resolved_by) == ("alice", "bob")
