@@ -31,13 +31,15 @@ COPY worker.py cli.py cluster.py settings.py telemetry.py ./
 # slaflow itself, with nothing beyond the lock: --no-deps, built by the locked setuptools
 # (--no-build-isolation). The `postgres` extra (psycopg, for SLAFLOW_DATABASE_URL) is named for
 # the record; its packages, and the `s3` extra's (boto3, for SLAFLOW_ARCHIVE_URL), came from the
-# lock above. /data is created here, owned by the runtime user, so a named volume mounted on it
-# (SLAFLOW_DATA_DIR=/data in docker-compose.yml) starts out writable by that user.
+# lock above. /data and /keys are created here, owned by the runtime user, so named volumes
+# mounted on them (SLAFLOW_DATA_DIR=/data, the API keys in /keys, docker-compose.yml) start out
+# writable by that user; /keys is that user's alone.
 RUN pip install --no-cache-dir --no-deps --no-build-isolation '.[postgres]' \
     && pip check \
     && rm -rf build *.egg-info \
-    && mkdir -p /data \
-    && chown slaflow:slaflow /data
+    && mkdir -p /data /keys \
+    && chown slaflow:slaflow /data /keys \
+    && chmod 700 /keys
 
 ENV SLAFLOW_DATA_DIR=/data
 

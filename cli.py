@@ -1,4 +1,4 @@
-"""The `slaflow` command: `up` (everything on one machine), `worker`, `api`, `setup`."""
+"""The `slaflow` command: `up` (everything on one machine), `worker`, `api`, `setup`, `keys`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import ipaddress
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -19,12 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+import yaml
 from prometheus_client import start_http_server
+from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from api.app import create_app
+from api.auth import KeysFile
 from cluster import (
     CLI_TYPE,
     attribute_type,
@@ -184,6 +188,7 @@ async def serve(settings: Settings, *, run_worker: bool, run_api: bool, client: 
 
 
 def _check_bind(settings: Settings) -> None:
+    """`slaflow up` and `slaflow api` serve an API without keys on loopback only."""
     if settings.api_keys_file:
         return
     host = settings.api_host
@@ -194,7 +199,8 @@ def _check_bind(settings: Settings) -> None:
     if not loopback:
         raise SystemExit(
             f"slaflow: refusing to serve the API on {host}: without API keys it is open to "
-            "anyone who can reach it; give --api-keys FILE or bind 127.0.0.1"
+            "anyone who can reach it; give a keys file (--api-keys FILE, SLAFLOW_API_KEYS_FILE) "
+            "or bind 127.0.0.1"
         )
 
 
@@ -237,6 +243,13 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--api-keys", dest="api_keys_file", type=Path, help="API keys file (SLAFLOW_API_KEYS_FILE)"
     )
+    keys = commands.add_parser(
+        "keys", help="add a new random API key to a keys file (made 0600) and print it once"
+    )
+    keys.add_argument("--file", type=Path, required=True, help="the keys file (YAML)")
+    keys.add_argument("--name", required=True, help="who holds the key (unique in the file)")
+    keys.add_argument("--role", required=True, choices=["admin", "agent", "customer"])
+    keys.add_argument("--customer-id", help="the customer a customer key acts for")
     report = commands.add_parser("report", help="SLA compliance for a month, as a table")
     report.add_argument("--month", required=True, help="YYYY-MM")
     report.add_argument("--customer", help="one customer only")
@@ -276,6 +289,33 @@ def _warn_if_open(settings: Settings) -> None:
             "an authenticating proxy or give it a keys file",
             file=sys.stderr,
         )
+
+
+def add_key(path: Path, name: str, role: str, customer_id: str | None) -> str:
+    """A new random key for `name` in the keys file at `path` (made if missing), checked as
+    the API will read it; returns the key. The file is rewritten whole (its comments go),
+    through a 0600 file beside it, so it is never readable by others nor half written."""
+    data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if not isinstance(data, dict):
+        raise SystemExit(f"slaflow: {path} is not a keys file (a mapping with `keys:`)")
+    entry = {"name": name, "key": secrets.token_urlsafe(32), "role": role}
+    if customer_id is not None:
+        entry["customer_id"] = customer_id
+    keys = [*(data.get("keys") or []), entry]
+    try:
+        KeysFile.model_validate({"keys": keys})
+    except ValidationError as exc:  # as the API reports it: the entry, never a key
+        where = "; ".join(
+            ": ".join(filter(None, (".".join(map(str, e["loc"])), e["msg"]))) for e in exc.errors()
+        )
+        raise SystemExit(f"slaflow: cannot add key {name!r} to {path}: {where}") from None
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        yaml.safe_dump({**data, "keys": keys}, out, sort_keys=False)
+    os.chmod(partial, mode)  # an existing file keeps its mode (say, a group that reads it)
+    os.replace(partial, path)
+    return entry["key"]
 
 
 def replayable(paths: Sequence[Path]) -> Iterator[Path]:
@@ -327,6 +367,14 @@ async def _run(args: argparse.Namespace) -> None:
     if args.command == "report":
         print_report(Settings(), args.month, args.customer, args.csv)
         return
+    if args.command == "keys":
+        print(add_key(args.file, args.name, args.role, args.customer_id))
+        print(
+            f"slaflow: key {args.name!r} ({args.role}) added to {args.file}; it is shown once. "
+            "Restart the API to use it.",
+            file=sys.stderr,
+        )
+        return
     settings = _settings(args)
     if args.command == "up":
         await _up(settings)
@@ -345,14 +393,12 @@ async def _run(args: argparse.Namespace) -> None:
             start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
         await serve(settings, run_worker=True, run_api=False, client=client)
     elif args.command == "api":
-        _warn_if_open(settings)
         await serve(settings, run_worker=False, run_api=True, client=client)
 
 
 def serve_api_processes(settings: Settings) -> None:
     """`slaflow api` as several uvicorn worker processes; each builds the app from the
     environment (create_app opens its own client and store at startup)."""
-    _warn_if_open(settings)
     os.environ["SLAFLOW_CONFIG"] = str(settings.config)  # --config, for the children
     uvicorn.run(
         "api.app:create_app",
@@ -369,9 +415,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure_logging()
     args = _parser().parse_args(argv)
     try:
-        if args.command == "api" and (settings := _settings(args)).api_workers > 1:
-            serve_api_processes(settings)  # uvicorn's supervisor wants the main thread
-            return
+        if args.command == "api":
+            settings = _settings(args)
+            _check_bind(settings)  # before connecting: a refused bind needs no Temporal
+            _warn_if_open(settings)
+            if settings.api_workers > 1:
+                serve_api_processes(settings)  # uvicorn's supervisor wants the main thread
+                return
         asyncio.run(_run(args))
     except ConfigError as exc:
         raise SystemExit(f"slaflow: {exc}") from None

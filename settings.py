@@ -5,14 +5,15 @@ Values only: the store, the archive and the Temporal client are built where a pr
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AliasChoices, BeforeValidator, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from config import shipped_config_path
 from config.resolve import check_edges
@@ -20,6 +21,30 @@ from sla.durations import parse_duration
 from sla.policy import ConfigError, SlaConfig, parse_config
 
 DEFAULT_TASK_QUEUE = "slaflow-tickets"
+# A name as the Host header carries it, without the port: a DNS name or IPv4 address, or an IPv6
+# address in brackets.
+HOST_NAME = re.compile(r"[a-z0-9._-]+|\[[0-9a-f:.]+\]")
+
+
+def _host_names(value: Any) -> Any:
+    """SLAFLOW_ALLOWED_HOSTS is comma-separated; names compare in lower case."""
+    if isinstance(value, str):
+        value = value.split(",")
+    return [str(name).strip().lower() for name in value if str(name).strip()]
+
+
+def _check_host_names(names: list[str]) -> list[str]:
+    for name in names:
+        if not HOST_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not a host name (no scheme, no port; IPv6 in [])")
+    return names
+
+
+def _http_url(url: str | None) -> str | None:
+    # The board puts it in a link: anything but http(s) (javascript:) would run on its origin.
+    if url is not None and not re.match(r"https?://[^\s]+$", url, re.IGNORECASE):
+        raise ValueError(f"{url!r} is not an http(s) URL")
+    return url
 
 
 class Settings(BaseSettings):
@@ -61,6 +86,13 @@ class Settings(BaseSettings):
     api_workers: int = Field(default=1, ge=1)
     # API keys with roles (YAML); unset: the API is open, and `slaflow up` says so loudly.
     api_keys_file: Path | None = None
+    # Without keys the API answers only requests addressed to a loopback name (Host header),
+    # so a web page cannot reach it by DNS rebinding; these names are answered too.
+    allowed_hosts: Annotated[
+        list[str], NoDecode, BeforeValidator(_host_names), AfterValidator(_check_host_names)
+    ] = Field(default_factory=list)
+    # Where the board links a ticket's workflow; unset: `slaflow up`'s embedded Web UI.
+    temporal_ui_url: Annotated[str | None, AfterValidator(_http_url)] = None
     # The Temporal SDK's own worker metrics (Prometheus) on this port; unset: off.
     sdk_metrics_port: int | None = None
     # `slaflow worker` alone serves slaflow_* metrics here (the API serves them at /metrics).
@@ -76,6 +108,10 @@ class Settings(BaseSettings):
     @cached_property
     def sla_config(self) -> SlaConfig:
         return load_config_file(self.config)
+
+    @property
+    def temporal_ui(self) -> str:
+        return (self.temporal_ui_url or f"http://127.0.0.1:{self.ui_port}").rstrip("/")
 
 
 def load_config_file(path: Path) -> SlaConfig:

@@ -15,6 +15,7 @@ from activities.notify import Notifier
 from api import metrics
 from api.auth import ADMIN_ONLY, STAFF, Keyring
 from api.board.router import router as board_router
+from api.browsers import JsonBodies, LoopbackHosts, SecurityHeaders
 from api.desk import Desk
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
@@ -83,8 +84,14 @@ def create_app(
         async def openapi() -> dict[str, Any]:
             return app.openapi()
 
-    app.add_middleware(RequestMetrics)
+    # The last added runs first: every request is counted (bounded labels) and every answer,
+    # refusals included, gets the headers; then Host, Content-Type, size (api/browsers.py).
     app.add_middleware(BodyLimit)
+    app.add_middleware(JsonBodies)
+    if not guarded:
+        app.add_middleware(LoopbackHosts, allowed=settings.allowed_hosts)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestMetrics)
     install_error_handlers(app)
     app.include_router(tickets.router, responses=ERRORS)
     app.include_router(health.router, responses=ERRORS)

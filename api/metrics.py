@@ -15,6 +15,11 @@ from api.routes.health import pending_effects, store_status
 
 router = APIRouter(tags=["metrics"])
 
+# Labels come from a bounded set whatever a client sends: the standard methods or "other", a
+# route's template or "unmatched" (404, a refused Host or body). A made-up method or path must
+# not make a new series: each one costs the process memory for good, and every scrape.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(desk: DeskDep, store: StoreDep) -> Response:
@@ -45,8 +50,10 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, tracking_send)
         finally:
-            # The route's template (/tickets/{ticket_id}), never the raw path: bounded labels.
-            name = getattr(scope.get("route"), "path", "unmatched")
-            method = scope["method"]
+            # The route's template (/tickets/{ticket_id}), never the raw path; a 405 has it too.
+            name = getattr(scope.get("route"), "path", None)
+            if not isinstance(name, str):
+                name = "unmatched"
+            method = scope["method"] if scope["method"] in METHODS else "other"
             telemetry.HTTP_REQUESTS.labels(method, name, str(status)).inc()
             telemetry.HTTP_LATENCY.labels(method, name).observe(time.perf_counter() - started)

@@ -48,6 +48,7 @@ REQUIRED_SERVICES = {
 APP_SERVICES = {"worker": ["slaflow", "worker"], "api": ["slaflow", "api"]}
 # Every container that runs the slaflow image, with its command.
 SLAFLOW_SERVICES = {**APP_SERVICES, SETUP_SERVICE: ["slaflow", "setup"]}
+KEYS_SERVICE = "slaflow-keys"  # `slaflow keys` on the API's keys volume, run by hand
 ONE_SHOT_SCRIPTS = ("temporal-admin-tools", NAMESPACE_SERVICE, DATABASE_SERVICE)
 
 
@@ -179,8 +180,8 @@ def test_temporal_stack_follows_the_recipe(services: dict[str, dict[str, Any]]) 
         assert env.get("POSTGRES_SEEDS") == "postgresql", name
         assert env.get("DB_PORT") == "5432", name
     assert environment(services["temporal-ui"]).get("TEMPORAL_ADDRESS") == "temporal:7233"
-    assert "8080:8080" in [str(p) for p in services["temporal-ui"].get("ports", [])]
-    assert "7233:7233" in [str(p) for p in services["temporal"].get("ports", [])]
+    assert "127.0.0.1:8080:8080" in [str(p) for p in services["temporal-ui"].get("ports", [])]
+    assert "127.0.0.1:7233:7233" in [str(p) for p in services["temporal"].get("ports", [])]
 
 
 def test_dynamic_config_file_is_mounted(services: dict[str, dict[str, Any]]) -> None:
@@ -304,6 +305,94 @@ def test_api_settings_listen_on_published_port(
     assert f"{settings.api_port}:{settings.api_port}" in published, published
     health = " ".join(command({"command": api["healthcheck"]["test"]}))
     assert f":{settings.api_port}/healthz" in health, health
+
+
+def published(service: dict[str, Any]) -> list[tuple[str, str]]:
+    """(host address, host port) of each published port; "" when it binds every address."""
+    out = []
+    for port in service.get("ports") or []:
+        if isinstance(port, dict):
+            out.append((str(port.get("host_ip", "")), str(port.get("published", ""))))
+        else:
+            parts = str(port).rsplit(":", 2)
+            out.append(("", parts[0]) if len(parts) == 2 else (parts[0], parts[1]))
+    return out
+
+
+def test_only_the_api_is_published_beyond_loopback(services: dict[str, dict[str, Any]]) -> None:
+    """Temporal's gRPC port and Web UI have no login: anyone who reaches them runs tickets
+    without the API's keys (SECURITY.md). They are for this machine only."""
+    for name, service in services.items():
+        for address, port in published(service):
+            assert name == "api" or address == "127.0.0.1", (
+                f"{name} publishes {port} on {address!r}"
+            )
+    assert published(services["temporal"]) == [("127.0.0.1", "7233")]
+    assert published(services["temporal-ui"]) == [("127.0.0.1", "8080")]
+
+
+def keys_volume(service: dict[str, Any], path: Path) -> tuple[str, bool] | None:
+    """(named volume, read only) mounted on the directory of `path`, if any."""
+    for volume in service.get("volumes") or []:
+        source, target, *mode = str(volume).split(":")
+        if not source.startswith((".", "/")) and Path(target) == path.parent:
+            return source, mode == ["ro"]
+    return None
+
+
+def test_the_api_serves_every_address_with_a_keys_file_from_a_volume(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without keys `slaflow api` would refuse 0.0.0.0 (cli.py _check_bind); with them it
+    serves, and reads the file from a volume it cannot write."""
+    from cli import _check_bind
+
+    settings = settings_under(app_env(services, "api"), monkeypatch)
+    assert settings.api_keys_file is not None, "the api service has no SLAFLOW_API_KEYS_FILE"
+    _check_bind(settings)  # would raise SystemExit without the keys file
+    with pytest.raises(SystemExit, match="refusing"):
+        _check_bind(settings.model_copy(update={"api_keys_file": None}))
+    mounted = keys_volume(services["api"], settings.api_keys_file)
+    assert mounted is not None, f"no volume holds {settings.api_keys_file}"
+    volume, read_only = mounted
+    assert read_only and volume in (compose.get("volumes") or {}), mounted
+    for name in ("worker", SETUP_SERVICE):  # the keys are the API's alone
+        assert not environment(services[name]).get("SLAFLOW_API_KEYS_FILE"), name
+        assert keys_volume(services[name], settings.api_keys_file) is None, name
+
+
+def test_keys_are_made_by_slaflow_keys_on_the_same_volume(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys_file = settings_under(app_env(services, "api"), monkeypatch).api_keys_file
+    assert keys_file is not None
+    maker = services[KEYS_SERVICE]
+    assert maker.get("profiles"), f"{KEYS_SERVICE} would start with `docker compose up`"
+    entrypoint = maker.get("entrypoint")
+    assert entrypoint == ["slaflow", "keys", "--file", str(keys_file)], entrypoint
+    api_volume = keys_volume(services["api"], keys_file)
+    assert api_volume is not None
+    assert keys_volume(maker, keys_file) == (api_volume[0], False), "not the API's, or read only"
+    build = maker.get("build") or {}
+    assert (REPO / build.get("context", ".") / build.get("dockerfile", "Dockerfile")).resolve() == (
+        DOCKERFILE
+    )
+    # The image makes the volume's directory its user's, so `slaflow keys` may write there.
+    runs = " ".join(rest for op, rest in dockerfile_instructions() if op == "RUN")
+    directory = re.escape(str(keys_file.parent))
+    assert re.search(rf"mkdir\b[^&]*\s{directory}\b", runs), runs
+    assert re.search(rf"chown\b[^&]*\s{directory}\b", runs), runs
+    # And the README says how to run it.
+    section = "\n".join(readme_compose_section() or [])
+    assert f"docker compose run --rm {KEYS_SERVICE}" in section
+
+
+def test_the_board_links_the_published_temporal_ui(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_under(app_env(services, "api"), monkeypatch)
+    address, port = published(services["temporal-ui"])[0]
+    assert settings.temporal_ui in (f"http://localhost:{port}", f"http://{address}:{port}")
 
 
 def test_data_volume_is_shared(

@@ -1,7 +1,9 @@
 """Board routes: the page shells and their static files; every datum comes from the JSON API.
 
 The pages carry no ticket data, so they need no key: the browser asks for one (when the API
-has a keys file) and sends it to the JSON API itself, where the access rules apply.
+has a keys file) and sends it to the JSON API itself, where the access rules apply. The key
+lives in the page's origin, so the pages run only their own files: no inline script or style,
+nothing from elsewhere, never in another site's frame.
 """
 
 from __future__ import annotations
@@ -23,20 +25,36 @@ templates = Jinja2Templates(directory=HERE / "templates")
 
 router = APIRouter(prefix="/board", tags=["board"], include_in_schema=False)
 
+PAGE_HEADERS = {
+    "Content-Security-Policy": "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+        )
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
 
 def _page_config(request: Request) -> dict[str, Any]:
-    """What the page's script needs to know: whether to ask for a key, where Temporal's UI is."""
+    """What the page's script needs to know: whether to ask for a key, where Temporal's UI is
+    (from the settings only: a link a visitor could set would be a link an attacker sets)."""
     settings = request.app.state.settings
     return {
         "needs_key": request.app.state.keyring is not None,
-        "temporal_ui": f"http://127.0.0.1:{settings.ui_port}",
+        "temporal_ui": settings.temporal_ui,
         "namespace": settings.temporal_namespace,
     }
 
 
 def _page(request: Request, template: str, **extra: Any) -> HTMLResponse:
     return templates.TemplateResponse(
-        request, template, {"config": {**_page_config(request), **extra}}
+        request, template, {"config": {**_page_config(request), **extra}}, headers=PAGE_HEADERS
     )
 
 

@@ -36,21 +36,23 @@ async def open_ticket(
 
 @asynccontextmanager
 async def asgi_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """A client to `app` in this process (no socket), with the app's lifespan run around it."""
+    """A client to `app` in this process (no socket), with the app's lifespan run around it.
+    Addressed as 127.0.0.1, as a local client would: an app without keys answers loopback
+    names only (api/browsers.py)."""
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://api", timeout=20) as client,
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=20) as client,
     ):
         yield client
 
 
-async def wait_ready(url: str, seconds: float = 10) -> None:
-    """Until GET `url`/healthz answers 200 (Temporal reachable, a worker polling)."""
+async def wait_ready(url: str, seconds: float = 10, path: str = "/healthz") -> None:
+    """Until GET `url` + `path` answers 200 (/healthz: Temporal reachable, a worker polling)."""
     async with httpx.AsyncClient() as http:
         for _ in range(int(seconds / 0.05)):
             try:
-                if (await http.get(f"{url}/healthz")).status_code == 200:
+                if (await http.get(f"{url}{path}")).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
@@ -59,14 +61,17 @@ async def wait_ready(url: str, seconds: float = 10) -> None:
 
 
 @asynccontextmanager
-async def serve(app: FastAPI, port: int) -> AsyncIterator[str]:
+async def serve(
+    app: FastAPI, port: int, ready: str = "/healthz", **options: Any
+) -> AsyncIterator[str]:
     """`app` served by uvicorn on 127.0.0.1:`port` while the block runs; yields its URL once
-    it is ready."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    GET `ready` answers 200. `options`: more of uvicorn's Config."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options)
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
         url = f"http://127.0.0.1:{port}"
-        await wait_ready(url)
+        await wait_ready(url, path=ready)
         yield url
     finally:
         server.should_exit = True

@@ -2,7 +2,7 @@
 "use strict";
 
 const Board = (() => {
-  const config = JSON.parse(document.getElementById("board-config").textContent);
+  const config = JSON.parse(document.body.dataset.config);
   const KEY = "slaflow.apiKey";
   const params = new URLSearchParams(location.search);
   const keyListeners = [];

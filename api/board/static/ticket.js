@@ -2,16 +2,13 @@
 "use strict";
 
 (() => {
-  const { api, h, clockView, time, viewerZone, config, params } = Board;
+  const { api, h, clockView, time, viewerZone, config } = Board;
   const id = config.ticket_id;
   const path = `/tickets/${encodeURIComponent(id)}`;
-  // Only an http(s) address: a `javascript:` one in a crafted link would run on this origin,
-  // where the API key is kept.
-  const asked = params.get("temporal_ui");
-  const ui = asked && /^https?:\/\//i.test(asked) ? asked : config.temporal_ui;
-  const uiBase = ui.replace(/\/+$/, "");
+  // From the API's settings (SLAFLOW_TEMPORAL_UI_URL), never from this page's URL: a crafted
+  // link must not choose where the board sends its users.
   document.getElementById("temporal-link").href =
-    `${uiBase}/namespaces/${encodeURIComponent(config.namespace)}/workflows/ticket-${encodeURIComponent(id)}`;
+    `${config.temporal_ui}/namespaces/${encodeURIComponent(config.namespace)}/workflows/ticket-${encodeURIComponent(id)}`;
 
   const agent = document.getElementById("agent-id");
   agent.value = localStorage.getItem("slaflow.agent") || "agent";

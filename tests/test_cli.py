@@ -1,0 +1,78 @@
+"""The `slaflow` command's own checks, as real processes: `slaflow api` will not serve an open
+API beyond loopback, and `slaflow keys` makes a keys file the API reads."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from api.auth import Keyring, Role
+from cli import add_key
+from tests.support.processes import SLAFLOW
+
+
+def slaflow(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLAFLOW_", "TEMPORAL_"))}
+    # Nothing listens here: a command that tried to reach Temporal would wait, then fail.
+    clean.update({"TEMPORAL_ADDRESS": "127.0.0.1:9", **env})
+    return subprocess.run(
+        [SLAFLOW, *args], cwd=cwd, env=clean, capture_output=True, text=True, timeout=30
+    )
+
+
+@pytest.mark.parametrize(("host", "workers"), [("0.0.0.0", "1"), ("::", "2")])
+def test_api_refuses_a_non_loopback_bind_without_keys_before_anything_else(
+    tmp_path: Path, host: str, workers: str
+) -> None:
+    done = slaflow("api", cwd=tmp_path, SLAFLOW_API_HOST=host, SLAFLOW_API_WORKERS=workers)
+    assert done.returncode == 1
+    assert f"refusing to serve the API on {host}" in done.stderr
+    assert "SLAFLOW_API_KEYS_FILE" in done.stderr and "cannot reach Temporal" not in done.stderr
+
+
+def test_keys_makes_a_private_file_the_api_reads_and_prints_each_key_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "keys.yaml"
+    ops = slaflow("keys", "--file", str(path), "--name", "ops", "--role", "admin", cwd=tmp_path)
+    assert ops.returncode == 0, ops.stderr
+    acme = slaflow("keys", "--file", str(path), "--name", "acme-portal", "--role", "customer",
+                   "--customer-id", "acme", cwd=tmp_path)  # fmt: skip
+    assert acme.returncode == 0, acme.stderr
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["keys.yaml"]  # no partial file left
+    keys = {"ops": ops.stdout.strip(), "acme-portal": acme.stdout.strip()}
+    assert all(len(key) >= 40 for key in keys.values()) and len(set(keys.values())) == 2
+    assert keys["ops"] not in ops.stderr  # stdout carries the key, and nothing else
+    keyring = Keyring.load(path)
+    admin, customer = keyring.identify(keys["ops"]), keyring.identify(keys["acme-portal"])
+    assert admin is not None and admin.role is Role.ADMIN
+    assert customer is not None and (customer.role, customer.customer_id) == (Role.CUSTOMER, "acme")
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [(("ops", "agent", None), "key names must be unique"),
+     (("x", "customer", None), "customer_id goes with role customer"),
+     (("y", "agent", "acme"), "customer_id goes with role customer"),
+     (("a b", "agent", None), "keys.1.name")],
+)  # fmt: skip
+def test_keys_refuses_an_entry_the_api_would_refuse_and_leaves_the_file(
+    tmp_path: Path, args: tuple[str, str, str | None], problem: str
+) -> None:
+    path = tmp_path / "keys.yaml"
+    first = add_key(path, "ops", "admin", None)
+    path.chmod(0o640)  # say, for a group that runs the API
+    before = path.read_text()
+    with pytest.raises(SystemExit) as refused:
+        add_key(path, *args)
+    assert problem in str(refused.value) and first not in str(refused.value)
+    assert path.read_text() == before
+    add_key(path, "z", "agent", None)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640  # a file's mode is kept
+    assert [p.name for p in tmp_path.iterdir()] == ["keys.yaml"]
