@@ -15,7 +15,7 @@ from activities.notify import Notifier
 from api import metrics
 from api.auth import ADMIN_ONLY, STAFF, Keyring
 from api.board.router import router as board_router
-from api.browsers import JsonBodies, LoopbackHosts, SecurityHeaders
+from api.browsers import REFUSALS, JsonBodies, LoopbackHosts, SecurityHeaders
 from api.desk import Desk
 from api.errors import install_error_handlers
 from api.limits import BodyLimit
@@ -93,15 +93,16 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics)
     install_error_handlers(app)
-    app.include_router(tickets.router, responses=ERRORS)
-    app.include_router(health.router, responses=ERRORS)
-    app.include_router(policies.router, responses=ERRORS, dependencies=[STAFF])
-    app.include_router(calendars.router, responses=ERRORS, dependencies=[STAFF])
-    app.include_router(customers.router, responses=ERRORS)
-    app.include_router(availability.router, responses=ERRORS)
-    app.include_router(reports.router, responses=ERRORS, dependencies=[STAFF])
-    app.include_router(metrics.router, responses=ERRORS, dependencies=[STAFF])
-    app.include_router(notifications.router, responses=ERRORS, dependencies=[ADMIN_ONLY])
-    app.include_router(deliveries.router, responses=ERRORS)  # staff lists, admins retry
+    errors = {**ERRORS, **REFUSALS}
+    app.include_router(tickets.router, responses=errors)
+    app.include_router(health.router, responses=errors)
+    app.include_router(policies.router, responses=errors, dependencies=[STAFF])
+    app.include_router(calendars.router, responses=errors, dependencies=[STAFF])
+    app.include_router(customers.router, responses=errors)
+    app.include_router(availability.router, responses=errors)
+    app.include_router(reports.router, responses=errors, dependencies=[STAFF])
+    app.include_router(metrics.router, responses=errors, dependencies=[STAFF])
+    app.include_router(notifications.router, responses=errors, dependencies=[ADMIN_ONLY])
+    app.include_router(deliveries.router, responses=errors)  # staff lists, admins retry
     app.include_router(board_router)  # pages without a key: their script sends it to the API
     return app

@@ -15,13 +15,20 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.schemas import ErrorOut
 from settings import HOST_NAME
 
 LOOPBACK = ("localhost", "127.0.0.1", "[::1]")
+# What these refusals look like, for every route of the OpenAPI schema.
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    415: {"model": ErrorOut, "description": "a request body that is not application/json"},
+    421: {"model": ErrorOut, "description": "no keys file, and Host is not a loopback name"},
+}
 
 
 async def refuse(send: Send, status: int, detail: str) -> None:

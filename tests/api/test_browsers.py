@@ -239,3 +239,12 @@ async def test_api_answers_are_neither_sniffed_nor_framed(
         "default-src": "'none'",
         "frame-ancestors": "'none'",
     }
+
+
+async def test_the_schema_documents_both_refusals_on_every_operation(
+    http: httpx.AsyncClient,
+) -> None:
+    schema = (await http.get("/openapi.json")).json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert {"415", "421"} <= operation["responses"].keys(), (method, path)
