@@ -31,7 +31,7 @@ from api.auth import ANONYMOUS, Principal
 from api.errors import ApiError, from_rpc, not_found, refused, temporal_unavailable
 from api.schemas import TicketCreate, TicketSummary
 from config.resolve import policy_snapshot
-from sla.actions import REQUEST_ID_LIMIT, Action, ActionRejected, kind_of
+from sla.actions import REQUEST_ID_LIMIT, Action, ActionInvalid, ActionRejected, kind_of
 from sla.outcome import opening_request
 from sla.policy import SlaConfig
 from sla.priorities import Priority
@@ -300,6 +300,8 @@ class Desk:
             return state
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
+            if isinstance(cause, ApplicationError) and cause.type == ActionInvalid.__name__:
+                raise ApiError(422, cause.message) from None
             if isinstance(cause, ApplicationError) and cause.type == ActionRejected.__name__:
                 raise refused(cause.message) from None
             raise ApiError(409, f"the action failed: {cause}") from None
@@ -312,6 +314,9 @@ class Desk:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 # Updates cannot reach a finished workflow: a closed ticket, or no ticket.
                 state = await self.get(ticket_id)
+                if update == "rate" and state.rating_closes_at is not None:
+                    closes = state.rating_closes_at.isoformat()
+                    raise refused(f"cannot rate: the rating window closed at {closes}") from None
                 raise refused(f"cannot {update}: the ticket is {state.status.value}") from None
             raise from_rpc(exc, ticket_id) from None
 

@@ -113,6 +113,13 @@ class CommentOut(BaseModel):
     internal: bool
 
 
+class RatingOut(BaseModel):
+    cycle: int
+    score: int
+    comment: str | None
+    at: Time
+
+
 class Ticket(BaseModel):
     ticket_id: str
     customer_id: str
@@ -138,6 +145,9 @@ class Ticket(BaseModel):
     # The last 50 comments; `comment_count` is all of them (GET /tickets/{id}/comments).
     comments: list[CommentOut]
     comment_count: int
+    # The last resolution's note, and the customer's ratings by resolution cycle.
+    resolution_note: str | None
+    ratings: list[RatingOut]
 
     @classmethod
     def of(cls, state: TicketState, *, staff: bool = True) -> Ticket:
@@ -164,8 +174,10 @@ class Ticket(BaseModel):
                     "closed_at",
                     "ever_breached",
                     "escalation_level",
+                    "resolution_note",
                 }
             ),
+            ratings=[RatingOut(**r.model_dump(exclude={"given_by"})) for r in state.ratings],
             response=ClockOut.of(state.response),
             resolution=ClockOut.of(state.resolution),
             earlier_resolutions=[ClockOut.of(c) for c in state.earlier_resolutions],

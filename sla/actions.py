@@ -14,6 +14,7 @@ ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 TEXT_LIMIT = 10_000
 # An action's request id; the API's Idempotency-Key header becomes one, so both share it.
 REQUEST_ID_LIMIT = 255
+RATING_COMMENT_LIMIT = 2_000
 
 
 class Action(BaseModel):
@@ -69,8 +70,22 @@ class Comment(Action):
     internal: bool = False
 
 
+class Rate(Action):
+    """The customer's rating of the ticket's current resolution cycle (sla/quality.py)."""
+
+    score: int = Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy)")
+    comment: str | None = Field(default=None, max_length=RATING_COMMENT_LIMIT)
+    # Who gave it: the customer (a customer key's name), or staff recording it for them.
+    by: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
 class ActionRejected(Exception):
-    """The ticket's state does not allow this action; the message says why."""
+    """The ticket's state does not allow this action; the message says why (409)."""
+
+
+class ActionInvalid(ActionRejected):
+    """The action is malformed for this ticket's policy, whatever its state (422): a resolve
+    without the resolution note the policy requires."""
 
 
 A = TypeVar("A", bound=Action)
@@ -121,6 +136,7 @@ ACTIONS: tuple[ActionKind[Any], ...] = (
     ActionKind(
         "comment", Comment, "/comments", customer_field="author", staff_fields=("internal",)
     ),
+    ActionKind("rate", Rate, "/rating", customer_field="by"),
 )
 _KINDS: dict[type[Action], ActionKind[Any]] = {kind.model: kind for kind in ACTIONS}
 

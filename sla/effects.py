@@ -21,6 +21,10 @@ class EffectKind(StrEnum):
     PENALTY = "penalty"
     REWARD = "reward"
     RESOLVED = "resolved"
+    # Quality (sla/quality.py): announced only; ratings reach the store with the outcome.
+    SURVEY = "survey"
+    FOLLOW_UP = "follow_up"
+    RATING = "rating"
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,13 @@ class Effect(BaseModel):
     amount: Decimal | None = None
     unit: str | None = None
     fraction: float | None = None
+    # Quality events: the resolution's note, the rating's score and comment, the assignee
+    # followed up, the ticket's page.
+    note: str | None = None
+    score: int | None = None
+    comment: str | None = None
+    assignee: str | None = None
+    link: str | None = None
 
     @property
     def key(self) -> str:
@@ -91,6 +102,14 @@ def events_for(effect: Effect) -> list[tuple[Event, list[str]]]:
         data |= {"amount": str(effect.amount), "unit": effect.unit}
     if effect.percent is not None:
         data["percent"] = str(effect.percent)
+    quality = {
+        "resolution": effect.note,
+        "score": effect.score,
+        "comment": effect.comment,
+        "assignee": effect.assignee,
+        "link": effect.link,
+    }
+    data |= {key: value for key, value in quality.items() if value is not None}
 
     def event(kind: EventType, key: str) -> Event:
         return Event(
@@ -111,5 +130,9 @@ def events_for(effect: Effect) -> list[tuple[Event, list[str]]]:
         EffectKind.WARNING: "warning",
         EffectKind.REWARD: "reward",
         EffectKind.RESOLVED: "resolved",
+        EffectKind.SURVEY: "survey",
+        EffectKind.FOLLOW_UP: "follow_up",
+        EffectKind.RATING: "rating",
     }
-    return [(event(kinds[effect.kind], effect.key), [])]
+    # A survey goes to the customer's targets, a follow-up to escalation level 1's audiences.
+    return [(event(kinds[effect.kind], effect.key), list(effect.notify))]

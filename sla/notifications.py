@@ -29,8 +29,9 @@ from sla.actions import ID_PATTERN
 from sla.durations import parse_duration
 
 EventType = Literal[
-    "warning", "breach", "escalation", "penalty", "reward", "resolved", "statement", "test"
-]
+    "warning", "breach", "escalation", "penalty", "reward", "resolved", "statement", "test",
+    "survey", "follow_up", "rating",
+]  # fmt: skip
 ALL_EVENTS: tuple[EventType, ...] = get_args(EventType)
 # A webhook hears every real event unless its filter says otherwise; "test" only on request.
 DEFAULT_EVENTS: tuple[EventType, ...] = tuple(e for e in ALL_EVENTS if e != "test")
@@ -177,6 +178,8 @@ class Routing(BaseModel):
     audiences: dict[str, list[str]] = {}
     # How long each delivery is retried before it is dead (notifications.give_up_after).
     give_up_after: timedelta = DEFAULT_GIVE_UP_AFTER
+    # Where slaflow's pages are (notifications.email.link_base): a survey links the ticket.
+    link_base: str | None = None
 
     def targets_for(self, event_type: str, audiences: list[str] | None = None) -> list[str]:
         """Webhooks subscribed to the event, then the audiences' targets; once each, in order.
@@ -267,7 +270,10 @@ class NotificationsConfig(BaseModel):
 
     def routing(self) -> Routing:
         return Routing(
-            routes=self.routes(), audiences=self.audiences, give_up_after=self.give_up_after
+            routes=self.routes(),
+            audiences=self.audiences,
+            give_up_after=self.give_up_after,
+            link_base=self.email.link_base if self.email else None,
         )
 
     def targets_for(self, event_type: str, audiences: list[str]) -> list[str]:

@@ -26,7 +26,6 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 SCORES = (1, 2, 3, 4, 5)
 SATISFIED = 4  # a rating of 4 or 5 counts as satisfied
-RATING_COMMENT_LIMIT = 2_000
 
 
 class _Strict(BaseModel):

@@ -140,6 +140,8 @@ class TicketState(BaseModel):
     resolution_note: str | None = None
     ratings: list[RatingRecord] = []
     followed_up_cycle: int = 0
+    # Until when the current resolution may be rated (None: no ratings under this policy).
+    rating_closes_at: datetime | None = None
 
     def shown(self) -> TicketState:
         """The state as queries and Updates answer it: the last COMMENTS_SHOWN comments, so an

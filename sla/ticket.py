@@ -14,11 +14,12 @@ from pydantic import JsonValue
 from pydantic_core import to_json
 
 from sla import actions as do
-from sla.actions import ACTIONS, A, Action, ActionRejected
+from sla.actions import ACTIONS, A, Action, ActionInvalid, ActionRejected
 from sla.calendar import Calendar
 from sla.clock import ClockState, Metric, SlaClock
 from sla.effects import Effect, EffectKind
-from sla.policy import PolicySnapshot
+from sla.policy import CUSTOMER_AUDIENCE, PolicySnapshot
+from sla.quality import RatingRecord
 from sla.state import (
     COMMENT_LIMIT,
     COMMENT_TEXT_LIMIT,
@@ -70,6 +71,8 @@ class Ticket:
         self.policy = policy
         # Effects owed to the world, kept here so none is lost when an action is then refused.
         self.outbox: list[Effect] = []
+        # When the action being checked happens: the few rules that depend on time read it.
+        self._checked_at = state.updated_at
 
     def take_effects(self) -> list[Effect]:
         effects, self.outbox = self.outbox, []
@@ -124,11 +127,79 @@ class Ticket:
         return self.state.status is TicketStatus.CLOSED
 
     def next_wakeup(self) -> datetime | None:
-        """The next moment something is due: a warning, a breach, an escalation, an auto-close."""
+        """The next moment something is due: a warning, a breach, an escalation, an auto-close,
+        a follow-up, the end of a closed ticket's rating window."""
         moments = [m for clock in self.clocks for m in self._clock_moments(clock)]
         if self.state.status is TicketStatus.RESOLVED and self.state.resolved_at is not None:
             moments.append(self.state.resolved_at + self.policy.auto_close_after)
+        if (follow_up := self._follow_up_at()) is not None:
+            moments.append(follow_up)
+        if self.closed and (window_end := self._rating_window_end()) is not None:
+            moments.append(window_end)
         return min(moments, default=None)
+
+    def finished(self, now: datetime) -> bool:
+        """Closed, and nothing of quality still to wait for: the run may end. A closed ticket
+        keeps its rating window (and its follow-up) open; its SLA clocks have stopped."""
+        if not self.closed:
+            return False
+        window_end = self._rating_window_end()
+        return (window_end is None or now >= window_end) and self._follow_up_at() is None
+
+    # -- quality ------------------------------------------------------------------------
+
+    def _resolved_cycle(self) -> tuple[int, datetime] | None:
+        """The current cycle and its resolution time, once it is resolved (or closed)."""
+        if self.state.status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+            return None
+        if self.state.resolved_at is None:
+            return None
+        return self.state.resolution.cycle, self.state.resolved_at
+
+    def _rated(self, cycle: int) -> bool:
+        return any(r.cycle == cycle for r in self.state.ratings)
+
+    def _rating_window_end(self) -> datetime | None:
+        """When the current cycle stops taking a rating; None once rated, or without ratings."""
+        quality, resolved = self.policy.quality, self._resolved_cycle()
+        if quality is None or resolved is None or self._rated(resolved[0]):
+            return None
+        return resolved[1] + quality.rating_window
+
+    def _follow_up_at(self) -> datetime | None:
+        """When the assignee is reminded of a resolved cycle that got neither a rating nor a
+        reopen; None when done, not due, or not asked for."""
+        quality, resolved = self.policy.quality, self._resolved_cycle()
+        if quality is None or quality.follow_up_after is None or resolved is None:
+            return None
+        cycle, resolved_at = resolved
+        if self._rated(cycle) or self.state.followed_up_cycle >= cycle:
+            return None
+        return resolved_at + quality.follow_up_after
+
+    def _follow_up(self, now: datetime) -> list[Effect]:
+        at = self._follow_up_at()
+        if at is None or at > now:
+            return []
+        cycle = self.state.resolution.cycle
+        self.state.followed_up_cycle = cycle
+        notify = list(self.policy.escalation[0].notify) if self.policy.escalation else []
+        self._record(at, "followed_up", None, cycle=cycle, notify=list(notify))
+        return [
+            self._effect(
+                EffectKind.FOLLOW_UP,
+                self.state.resolution,
+                at,
+                notify=notify,
+                assignee=self.state.assignee,
+            )
+        ]
+
+    def _link(self) -> str | None:
+        routing = self.policy.routing
+        if routing is None or routing.link_base is None:
+            return None
+        return f"{routing.link_base}/board/tickets/{self.state.ticket_id}"
 
     def _clock_moments(self, clock: SlaClock) -> list[datetime]:
         moments: list[datetime] = []
@@ -174,6 +245,7 @@ class Ticket:
             and now >= self.state.resolved_at + self.policy.auto_close_after
         ):
             self._close(self.state.resolved_at + self.policy.auto_close_after, "slaflow", auto=True)
+        effects += self._follow_up(now)
         self.outbox += effects
         return effects
 
@@ -286,9 +358,12 @@ class Ticket:
             raise ActionRejected(f"cannot {doing}: the ticket is closed")
         raise ActionRejected(f"cannot {doing}: the ticket is {status.value.replace('_', ' ')}")
 
-    def check(self, action: Action) -> None:
+    def check(self, action: Action, now: datetime | None = None) -> None:
+        """Raises ActionRejected (or ActionInvalid) with the reason; `now`, when the action
+        would happen (an Update's validator passes it), else the ticket's last change."""
         if self.seen(action):
             return
+        self._checked_at = now or self.state.updated_at
         _RULES[type(action)].check(self, action)
 
     def apply(self, action: Action, now: datetime) -> list[Effect]:
@@ -301,6 +376,7 @@ class Ticket:
             return []
         due = self.on_time(now)
         rule = _RULES[type(action)]
+        self._checked_at = now
         rule.check(self, action)
         effects = rule.apply(self, action, now)
         self.outbox += effects
@@ -317,12 +393,19 @@ class Ticket:
             self.state.status = TicketStatus.RESPONDED
         if self.state.assignee is None:
             self.state.assignee = action.agent_id
+        self.state.responses += 1
         self._record(
             now, "responded", action.agent_id, sent_by=action.sent_by, first_response=first
         )
         return []
 
     def _check_resolve(self, action: do.Resolve) -> None:
+        quality = self.policy.quality
+        if quality and quality.require_resolution_note and not (action.resolution or "").strip():
+            raise ActionInvalid(
+                f"resolve needs a resolution note: policy {self.policy.name!r} asks for the "
+                "detailed solution in `resolution`"
+            )
         self._require(_ACTIVE, "resolve")
 
     def _resolve(self, action: do.Resolve, now: datetime) -> list[Effect]:
@@ -331,9 +414,66 @@ class Ticket:
             clock.complete(now, self.policy.calendar)
         self.state.status = TicketStatus.RESOLVED
         self.state.resolved_at = now
+        self.state.resolution_note = action.resolution
+        quality = self.policy.quality
+        self.state.rating_closes_at = now + quality.rating_window if quality else None
         self._record(now, "resolved", action.agent_id, sent_by=action.sent_by)
         resolved = self._effect(EffectKind.RESOLVED, self.state.resolution, now)
-        return [resolved, *self._reward(self.state.resolution, now)]
+        return [resolved, *self._reward(self.state.resolution, now), *self._survey(now)]
+
+    def _survey(self, now: datetime) -> list[Effect]:
+        """Ask the customer how it went: a `survey` event to the customer's targets."""
+        if self.policy.quality is None or not self.policy.quality.survey:
+            return []
+        self._record(now, "surveyed", None, cycle=self.state.resolution.cycle)
+        return [
+            self._effect(
+                EffectKind.SURVEY,
+                self.state.resolution,
+                now,
+                notify=[CUSTOMER_AUDIENCE],
+                note=self.state.resolution_note,
+                link=self._link(),
+            )
+        ]
+
+    def _check_rate(self, action: do.Rate) -> None:
+        quality = self.policy.quality
+        if quality is None:
+            raise ActionRejected(
+                f"cannot rate: policy {self.policy.name!r} collects no ratings (no quality section)"
+            )
+        resolved = self._resolved_cycle()
+        if resolved is None:
+            raise ActionRejected(
+                "cannot rate: the ticket is not resolved; a rating is of a resolution"
+            )
+        cycle, resolved_at = resolved
+        if self._rated(cycle):
+            raise ActionRejected(f"cannot rate: resolution cycle {cycle} is rated already")
+        closes = resolved_at + quality.rating_window
+        if self._checked_at > closes:
+            raise ActionRejected(f"cannot rate: the rating window closed at {closes.isoformat()}")
+
+    def _rate(self, action: do.Rate, now: datetime) -> list[Effect]:
+        cycle = self.state.resolution.cycle
+        self.state.ratings.append(
+            RatingRecord(
+                cycle=cycle, score=action.score, comment=action.comment, at=now, given_by=action.by
+            )
+        )
+        self._record(
+            now, "rated", action.by, sent_by=action.sent_by, cycle=cycle, score=action.score
+        )
+        return [
+            self._effect(
+                EffectKind.RATING,
+                self.state.resolution,
+                now,
+                score=action.score,
+                comment=action.comment,
+            )
+        ]
 
     def record_delivery_failure(self, at: datetime, event_type: str, target: str, why: str) -> None:
         """A notification that could not be delivered for good: on the timeline, never silent."""
@@ -555,6 +695,7 @@ _RULES: dict[type[Action], _Rule[Any]] = dict(
         _rule(do.Reopen, Ticket._check_reopen, Ticket._reopen),
         _rule(do.ChangeTicket, Ticket._check_change, Ticket._change),
         _rule(do.Comment, Ticket._check_comment, Ticket._comment),
+        _rule(do.Rate, Ticket._check_rate, Ticket._rate),
     )
 )
 # Every action in the registry has its rules, and nothing else does.

@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.calendars import extend_calendar
     from activities.handoff import HandOffActivities
     from activities.sla import SlaActivities
-    from sla.actions import ACTIONS, Action, ActionKind, ActionRejected
+    from sla.actions import ACTIONS, Action, ActionInvalid, ActionKind, ActionRejected
     from sla.calendar import CalendarExtension
     from sla.effects import RECORDED, Effect, events_for
     from sla.notifications import Delivery, DeliveryFailure, DeliveryOrder
@@ -119,7 +119,7 @@ class TicketWorkflow:
             self._ticket.on_time(workflow.now())
             await self._record_changes()
             self._update_index()
-            if self._ticket.closed:
+            if self._ticket.finished(workflow.now()):
                 break
             if self._continue_suggested:
                 if await self._settled():
@@ -337,7 +337,7 @@ class TicketWorkflow:
 
     def _validate(self, action: Action) -> None:
         try:
-            self._ticket.check(action)
+            self._ticket.check(action, workflow.now())
         except ActionRejected as exc:
             raise _rejected(exc) from None
 
@@ -374,5 +374,7 @@ def _refused_for_good(exc: FailureError) -> bool:
 
 
 def _rejected(exc: ActionRejected) -> ApplicationError:
-    """The failure an Update answers with; the API maps its type to a 409 with the reason."""
-    return ApplicationError(str(exc), type=ActionRejected.__name__, non_retryable=True)
+    """The failure an Update answers with; the API maps its type to a 409 (ActionRejected) or
+    a 422 (ActionInvalid) with the reason."""
+    kind = ActionInvalid if isinstance(exc, ActionInvalid) else ActionRejected
+    return ApplicationError(str(exc), type=kind.__name__, non_retryable=True)
