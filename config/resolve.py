@@ -14,6 +14,10 @@ from sla.policy import CalendarSpec, ConfigError, PolicySnapshot, SlaConfig
 # How far ahead a snapshot knows holidays and offsets; a ticket open longer extends it.
 HORIZON = timedelta(days=400)
 LOOKBACK = timedelta(days=7)
+# A snapshot's days stay a day inside datetime's range: neither a zone's offset nor the day
+# after the end, which utc_offsets reads, may step outside it near year 1 or 9999.
+_FIRST_DAY = date.min + timedelta(days=1)
+_LAST_DAY = date.max - timedelta(days=1)
 
 
 def utc_offsets(zone: ZoneInfo, start: date, end: date) -> list[tuple[datetime, int]]:
@@ -68,8 +72,9 @@ def resolve_calendar(
         raise ConfigError(
             f"calendars.{name}.timezone: unknown time zone {spec.timezone!r}"
         ) from None
-    start = (around - LOOKBACK).date()
-    end = (around + HORIZON).date()
+    day = around.date().toordinal()
+    start = date.fromordinal(max(day - LOOKBACK.days, _FIRST_DAY.toordinal()))
+    end = date.fromordinal(min(day + HORIZON.days, _LAST_DAY.toordinal()))
     days = set(spec.holidays)
     if spec.holiday_country:
         days.update(public_holidays(spec.holiday_country, spec.holiday_subdivision, start, end))

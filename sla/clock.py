@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-from sla.calendar import Calendar
+from sla.calendar import Calendar, OutOfReach
 
 
 class Metric(StrEnum):
@@ -68,12 +68,18 @@ class SlaClock(BaseModel):
         return self.target - self.elapsed_at(now, calendar)
 
     def when_elapsed(self, amount: timedelta, calendar: Calendar) -> datetime | None:
-        """The instant at which this clock's elapsed business time reaches `amount`."""
+        """The instant at which this clock's elapsed business time reaches `amount`; None while
+        it does not run, or when that instant is out of reach (past the year 9999, or past the
+        calendar's search window): such a clock runs without a due time and never breaches,
+        where an exception would fail the ticket's workflow task again and again."""
         if self.running_since is None:
             return None
-        return calendar.add_business_time(
-            self.running_since, max(amount - self.elapsed, timedelta(0))
-        )
+        try:
+            return calendar.add_business_time(
+                self.running_since, max(amount - self.elapsed, timedelta(0))
+            )
+        except OutOfReach:
+            return None
 
     def replan(self, calendar: Calendar) -> None:
         """Recompute the due time, e.g. with a calendar resolved for a longer horizon."""

@@ -8,6 +8,7 @@ from itertools import pairwise
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -17,15 +18,36 @@ from pydantic import (
     model_validator,
 )
 
-from sla.calendar import ALWAYS, ALWAYS_CALENDAR, WEEKDAYS, Calendar, parse_interval
+from sla.calendar import (
+    ALWAYS,
+    ALWAYS_CALENDAR,
+    WEEKDAYS,
+    Calendar,
+    parse_interval,
+    weekly_business_time,
+)
 from sla.contracts import AvailabilityTerms, Contract, Customer, RewardRule
-from sla.durations import parse_duration
+from sla.durations import format_duration, parse_duration
 from sla.notifications import NotificationsConfig, Routing
 from sla.percent import Percent
 from sla.priorities import Priority
 from sla.quality import QualityPolicy
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+# A ticket adds these durations to its instants: ten years at most keeps that far from the
+# end of datetime, where an OverflowError would fail its workflow task again and again.
+LONGEST = timedelta(days=3650)
+# A target fits in this many weeks of its calendar's opening hours: the search for a due time
+# (SEARCH_DAYS, ten years) then has as long again for holidays.
+TARGET_WEEKS = 260
+
+
+def _not_too_long(value: timedelta) -> timedelta:
+    if value > LONGEST:
+        raise ValueError(f"{format_duration(value)} is longer than ten years ({LONGEST.days}d)")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(_not_too_long)]
 # Who hears a ticket's survey: notifications.audiences.customer, or a customer's own `notify`.
 CUSTOMER_AUDIENCE = "customer"
 
@@ -202,12 +224,35 @@ class SlaConfig(_Strict):
                     f"customers.{customer_id}.calendar: unknown calendar {customer.calendar!r} "
                     f"(known: {', '.join(known)})"
                 )
+        self._targets_reachable()
         self._audiences_routed()
         for customer_id, customer in self.customers.items():
             for target in customer.notify:
                 if problem := self.notifications.target_problem(target):
                     raise ValueError(f"customers.{customer_id}.notify: {problem}")
         return self
+
+    def _targets_reachable(self) -> None:
+        # A target its calendar takes years to reach would leave tickets without a due time.
+        runs = {(name, policy.calendar, "") for name, policy in self.policies.items()}
+        runs |= {
+            (customer.policy or self.default_policy, customer.calendar, f"customers.{cid}: ")
+            for cid, customer in self.customers.items()
+            if customer.calendar is not None
+        }
+        for name, calendar, via in sorted(runs):
+            spec = self.calendars.get(calendar)
+            weekly = weekly_business_time(spec.hours if spec else None)
+            for priority, targets in self.policies[name].targets.items():
+                for metric in ("response", "resolution"):
+                    target: timedelta = getattr(targets, metric)
+                    if target > weekly * TARGET_WEEKS:
+                        raise ValueError(
+                            f"{via}policies.{name}.targets.{priority.value}.{metric}: "
+                            f"{format_duration(target)} of business time takes more than "
+                            f"{TARGET_WEEKS} weeks on calendar {calendar!r} "
+                            f"({format_duration(weekly)} a week)"
+                        )
 
     def _audiences_routed(self) -> None:
         # Webhook and mailto targets are checked by NotificationsConfig itself. Once audiences

@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.auth import ADMIN_ONLY, STAFF
 from api.deps import DeskDep, StoreDep
 from api.errors import ApiError
+from api.instants import Instant
 from sla.availability import Incident
 from store.statements import availability_for
 
@@ -24,8 +25,8 @@ SERVICE = r"^[A-Za-z0-9._-]{1,64}$"
 class IncidentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    started_at: AwareDatetime
-    ended_at: AwareDatetime | None = None
+    started_at: Instant
+    ended_at: Instant | None = None
     service: str | None = Field(default=None, pattern=SERVICE)
     note: str | None = Field(default=None, max_length=10_000)
 
@@ -39,7 +40,7 @@ class IncidentCreate(BaseModel):
 class IncidentEnd(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ended_at: AwareDatetime
+    ended_at: Instant
 
 
 @router.post("/incidents", status_code=status.HTTP_201_CREATED, dependencies=[ADMIN_ONLY])

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from api.deps import DeskDep
 from api.errors import ApiError
+from api.instants import LAST_DAY, LATEST, Instant
 from config.resolve import resolve_calendar
-from sla.calendar import ALWAYS, Calendar
+from sla.calendar import ALWAYS, Calendar, OutOfReach
 from sla.durations import parse_duration
 
 router = APIRouter(prefix="/calendars", tags=["calendars"])
@@ -47,7 +47,7 @@ async def calendars(desk: DeskDep) -> dict[str, Any]:
 async def preview(
     name: str,
     desk: DeskDep,
-    start: Annotated[AwareDatetime, Query(description="ISO 8601 with a UTC offset")],
+    start: Annotated[Instant, Query(description="ISO 8601 with a UTC offset")],
     duration: Annotated[str, Query(max_length=64, examples=["8h", "PT8H"])],
 ) -> dict[str, Any]:
     try:
@@ -57,7 +57,12 @@ async def preview(
     if not timedelta(0) <= amount <= MAX_SPAN:
         raise ApiError(422, "duration must be between 0 and 366 days")
     calendar = _calendar(desk, name, start)
-    due = calendar.add_business_time(start.astimezone(UTC), amount)
+    try:
+        due = calendar.add_business_time(start.astimezone(UTC), amount)
+    except OutOfReach as exc:
+        raise ApiError(422, str(exc)) from None
+    if due > LATEST:  # its local time could not be written
+        raise ApiError(422, f"the due time falls after {LAST_DAY}, the last date the API takes")
     return {
         "calendar": name,
         "start": start.isoformat(),
@@ -72,8 +77,8 @@ async def preview(
 async def business_time(
     name: str,
     desk: DeskDep,
-    start: Annotated[AwareDatetime, Query(description="ISO 8601 with a UTC offset")],
-    end: Annotated[AwareDatetime, Query(description="ISO 8601 with a UTC offset")],
+    start: Annotated[Instant, Query(description="ISO 8601 with a UTC offset")],
+    end: Annotated[Instant, Query(description="ISO 8601 with a UTC offset")],
 ) -> dict[str, Any]:
     if end - start > MAX_SPAN:
         raise ApiError(422, "start and end must be at most 366 days apart")

@@ -17,6 +17,7 @@ from temporalio.service import RPCError
 from api.auth import ADMIN_ONLY, STAFF
 from api.deps import DeskDep, StoreDep
 from api.errors import ApiError, from_rpc, temporal_unavailable
+from api.instants import in_range
 from api.schemas import DeliveryOut, DeliveryPage
 from sla.actions import ID_PATTERN
 from sla.notifications import delivery_workflow_id
@@ -69,6 +70,7 @@ async def list_all(
     if page_token:
         try:
             before = decode_cursor(page_token)
+            in_range(before[0])  # else the store cannot bind it (a 5xx)
         except ValueError:
             raise ApiError(
                 422, "invalid page_token: pass back next_page_token exactly as received"

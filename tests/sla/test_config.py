@@ -283,3 +283,63 @@ def test_every_problem_in_a_file_is_listed() -> None:
 def test_duration_too_large_is_a_config_error_naming_its_key() -> None:
     message = rejected(lambda d: standard(d)["targets"]["P1"].update(response="99999999999d"))
     assert "policies.standard.targets.P1.response: '99999999999d' is too long a duration" in message
+
+
+# -- time a ticket can keep: no due time out of reach, no stuck ticket ------------------------
+
+SPARSE = {"timezone": "UTC", "hours": {"mon": ["09:00-09:01"]}}
+
+
+@pytest.mark.parametrize("hours", [{}, {"mon": [], "tue": []}])
+def test_a_calendar_with_no_business_hours_is_refused_at_load(hours: dict[str, Any]) -> None:
+    message = rejected(lambda d: d.update(calendars={"shut": {"timezone": "UTC", "hours": hours}}))
+    assert "calendars.shut.hours: a calendar needs business hours on at least one weekday" in (
+        message
+    )
+
+
+def test_a_target_its_calendar_takes_years_to_reach_is_refused() -> None:
+    """One minute a week: 8 h of business time is 480 weeks away."""
+
+    def sparse(data: dict[str, Any]) -> None:
+        data["calendars"] = {"sparse": SPARSE}
+        standard(data)["calendar"] = "sparse"
+
+    message = rejected(sparse)
+    assert (
+        "policies.standard.targets.P2.resolution: 8h of business time takes more than 260 weeks "
+        "on calendar 'sparse' (1m a week)"
+    ) in message
+
+
+def test_a_customers_calendar_is_held_to_its_policys_targets_too() -> None:
+    def sparse(data: dict[str, Any]) -> None:
+        data["calendars"] = {"sparse": SPARSE}
+        data["customers"] = {"acme": {"monthly_fee": 100, "currency": "EUR", "calendar": "sparse"}}
+
+    message = rejected(sparse)
+    assert "customers.acme: policies.standard.targets.P2.resolution: 8h of business" in message
+
+
+@pytest.mark.parametrize(
+    ("key", "mutate"),
+    [
+        ("policies.standard.auto_close_after", lambda p: p.update(auto_close_after="3651d")),
+        ("policies.standard.escalation.0.after",
+         lambda p: p.update(escalation=[{"after": "522w", "notify": ["lead"]}])),
+        ("policies.standard.targets.P3.resolution",
+         lambda p: p["targets"]["P3"].update(resolution="100000d")),
+    ],
+)  # fmt: skip
+def test_a_duration_a_ticket_adds_is_at_most_ten_years(
+    key: str, mutate: Callable[[dict[str, Any]], None]
+) -> None:
+    message = rejected(lambda d: mutate(standard(d)))
+    assert f"{key}: " in message and "is longer than ten years (3650d)" in message
+
+
+def test_targets_of_up_to_five_years_around_the_clock_are_kept() -> None:
+    data = copy.deepcopy(shipped_data())
+    standard(data)["targets"]["P3"]["resolution"] = "1820d"
+    standard(data)["auto_close_after"] = "3650d"
+    assert parse_config(data).policies["standard"].auto_close_after == timedelta(days=3650)
