@@ -22,7 +22,17 @@ from temporalio.testing import WorkflowEnvironment
 
 from config.resolve import policy_snapshot
 from settings import load_config_file
-from sla.actions import ChangeTicket, Close, Comment, Pause, Reopen, Resolve, Respond, Resume
+from sla.actions import (
+    ChangeTicket,
+    Close,
+    Comment,
+    Pause,
+    Rate,
+    Reopen,
+    Resolve,
+    Respond,
+    Resume,
+)
 from sla.notifications import NotificationsConfig
 from sla.policy import PolicySnapshot, SlaConfig, parse_config
 from sla.priorities import Priority
@@ -238,6 +248,42 @@ async def until(condition: Callable[[], bool], seconds: float = 60) -> None:
     raise TimeoutError("the scenario's condition was not reached")
 
 
+async def rated_and_followed_up() -> WorkflowHistory:
+    """Quality: a survey on resolve, a follow-up timer, a reopen and a second resolution, a
+    rating of the new cycle after the close, while the closed ticket keeps its window open."""
+    config = parse_config(
+        {
+            "default_policy": "rated",
+            "customers": {"acme": {"monthly_fee": 10000, "currency": "EUR",
+                                   "notify": ["webhook:portal"]}},
+            "notifications": {
+                "webhooks": [{"name": "portal", "url": HOOK, "secret": "x", "events": ["rating"]}],
+                "audiences": {"team-lead": ["webhook:portal"]},
+            },
+            "policies": {
+                "rated": {
+                    "targets": {p: {"response": "15m", "resolution": "2h"} for p in Priority},
+                    "quality": {"require_resolution_note": True, "survey": True,
+                                "rating_window": "3d", "follow_up_after": "1d"},
+                }
+            },
+        }
+    )  # fmt: skip
+    async with stack(indexed=False, notifications=config.notifications) as (env, client):
+        now = await env.get_current_time()
+        handle = await open_ticket(client, QUEUE, policy_snapshot(config, now, "acme"))
+        await act(handle, Respond(agent_id="alice"))
+        await act(handle, Resolve(agent_id="alice", resolution="cleared the cache"))
+        await env.sleep(timedelta(days=1, hours=1))
+        await act(handle, Reopen(reason="back again"))
+        await act(handle, Resolve(agent_id="alice", resolution="patched the job"))
+        await act(handle, Close())
+        await env.sleep(timedelta(hours=2))
+        await act(handle, Rate(score=4, comment="thanks"))
+        await handle.result()
+        return await handle.fetch_history()
+
+
 SCENARIOS: dict[str, Callable[[], Awaitable[WorkflowHistory]]] = {
     "met-in-time": met_in_time,
     "store-outage": store_outage,
@@ -245,6 +291,7 @@ SCENARIOS: dict[str, Callable[[], Awaitable[WorkflowHistory]]] = {
     "business-hours": business_hours,
     "contract-credits": contract_credits,
     "indexed-every-action": indexed_every_action,
+    "rated-and-followed-up": rated_and_followed_up,
 }
 
 
