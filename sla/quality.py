@@ -19,11 +19,12 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from sla.contracts import Reward
-from sla.durations import parse_duration
+from sla.durations import format_duration, parse_duration
 from sla.percent import Percent
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
+LONGEST = timedelta(days=3650)  # as sla/policy.py bounds every policy duration
 SCORES = (1, 2, 3, 4, 5)
 SATISFIED = 4  # a rating of 4 or 5 counts as satisfied
 
@@ -58,6 +59,9 @@ class QualityPolicy(_Strict):
     def _positive(cls, value: timedelta | None) -> timedelta | None:
         if value is not None and value <= timedelta(0):
             raise ValueError("must be longer than zero")
+        # Added to a resolution time in the ticket: bounded like every policy duration.
+        if value is not None and value > LONGEST:
+            raise ValueError(f"{format_duration(value)} is longer than ten years ({LONGEST.days}d)")
         return value
 
 

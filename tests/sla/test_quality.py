@@ -77,6 +77,7 @@ def test_too_few_ratings_are_not_judged_on_csat() -> None:
     ("section", "message"),
     [
         ({"rating_window": "0s"}, "longer than zero"),
+        ({"follow_up_after": "3651d"}, "longer than ten years"),
         ({"min_ratings": 0}, "greater than or equal to 1"),
         ({"targets": {"csat": "120%"}}, "between 0% and 100%"),
         ({"surveys": True}, "Extra inputs"),
