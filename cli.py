@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +37,15 @@ from cluster import (
     prepare,
     register_search_attributes,
 )
-from settings import Settings
+from config.proposal import proposal
+from settings import Settings, load_config_file
 from sla.availability import month_bounds
 from sla.policy import ConfigError
 from sla.reports import report_csv, report_table, sla_report
+from sla.what_if import what_if_csv, what_if_table
 from store import Store
 from store.history import histories_in
+from store.what_if import what_if_for
 from telemetry import configure_logging
 from worker import WORKFLOWS, build_worker
 from workflows.search_attributes import ALL_KEYS
@@ -254,6 +258,19 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--month", required=True, help="YYYY-MM")
     report.add_argument("--customer", help="one customer only")
     report.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    what_if = commands.add_parser(
+        "what-if",
+        help="replay a window's tickets under a proposed policy, beside what happened",
+    )
+    what_if.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD")
+    what_if.add_argument("--to", dest="end", required=True, help="last day (inclusive)")
+    what_if.add_argument(
+        "--config", dest="proposed", type=Path, required=True, help="a config file proposing it"
+    )
+    what_if.add_argument("--policy", help="a policy of that file (default: its default_policy)")
+    what_if.add_argument("--customer", help="one customer only")
+    what_if.add_argument("--priority", choices=["P1", "P2", "P3"], help="one priority only")
+    what_if.add_argument("--csv", action="store_true", help="CSV instead of a table")
     replay = commands.add_parser(
         "replay", help="replay archived or saved histories against this code"
     )
@@ -361,11 +378,51 @@ def print_report(settings: Settings, month: str, customer: str | None, as_csv: b
     print(report_csv(report) if as_csv else report_table(report))
 
 
+def _day(text: str, name: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise SystemExit(f"slaflow: --{name}: {text!r} is not a date like 2026-11-01") from None
+
+
+def print_what_if(settings: Settings, args: argparse.Namespace) -> None:
+    """`slaflow what-if`: the store of the settings, the config in force (customers, their
+    contracts and calendars), and a policy of the proposed config file."""
+    start = datetime.combine(_day(args.start, "from"), time(), tzinfo=UTC)
+    end = datetime.combine(_day(args.end, "to") + timedelta(days=1), time(), tzinfo=UTC)
+    if end <= start:
+        raise SystemExit("slaflow: --to must not be before --from")
+    proposed = load_config_file(args.proposed)
+    name = args.policy or proposed.default_policy
+    if name not in proposed.policies:
+        known = ", ".join(sorted(proposed.policies))
+        raise SystemExit(f"slaflow: {args.proposed} has no policy {name!r} (it has {known})")
+    now = datetime.now(UTC)
+    picked = proposal(
+        settings.sla_config, proposed.policies[name], proposed.calendars, name=name
+    ).until(now)
+    answer = what_if_for(
+        open_store(settings), settings.sla_config, picked, start, end, now,
+        args.customer, args.priority,
+    )  # fmt: skip
+    print(what_if_csv(answer) if args.csv else what_if_table(answer))
+    if not answer.reproduced:
+        print(
+            "slaflow: the replay did not reproduce what happened for "
+            f"{', '.join([*answer.not_reproduced, *answer.unjournaled])}: "
+            "do not trust the comparison for those",
+            file=sys.stderr,
+        )
+
+
 async def _run(args: argparse.Namespace) -> None:
     if args.command == "replay":
         raise SystemExit(await replay(args.files))
     if args.command == "report":
         print_report(Settings(), args.month, args.customer, args.csv)
+        return
+    if args.command == "what-if":
+        print_what_if(Settings(), args)
         return
     if args.command == "keys":
         print(add_key(args.file, args.name, args.role, args.customer_id))

@@ -62,8 +62,9 @@ def resolve_calendar(
     name: str,
     spec: CalendarSpec | None,
     around: datetime,
+    horizon: timedelta = HORIZON,
 ) -> Calendar:
-    """A calendar snapshot valid from a week before `around` to HORIZON after it."""
+    """A calendar snapshot valid from a week before `around` to `horizon` after it."""
     if name == ALWAYS or spec is None:
         return ALWAYS_CALENDAR
     try:
@@ -74,7 +75,7 @@ def resolve_calendar(
         ) from None
     day = around.date().toordinal()
     start = date.fromordinal(max(day - LOOKBACK.days, _FIRST_DAY.toordinal()))
-    end = date.fromordinal(min(day + HORIZON.days, _LAST_DAY.toordinal()))
+    end = date.fromordinal(min(day + horizon.days, _LAST_DAY.toordinal()))
     days = set(spec.holidays)
     if spec.holiday_country:
         days.update(public_holidays(spec.holiday_country, spec.holiday_subdivision, start, end))

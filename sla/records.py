@@ -1,6 +1,6 @@
 """What the store keeps of a ticket: its outcome for reports and statements, and the changes
-(effects by key, outcome) a ticket hands the store; models only, so a ticket's input can carry
-the changes still waiting for the store across continue-as-new."""
+(effects by key, outcome, journal) a ticket hands the store; models only, so a ticket's input
+can carry the changes still waiting for the store across continue-as-new."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from sla.effects import Effect
+from sla.journal import JournalEntry, TicketOpening
 from sla.priorities import Priority
 from sla.quality import QualityFacts, Rated
 
@@ -63,7 +64,8 @@ def opening_request(customer_id: str, title: str, priority: Priority) -> str:
 
 class TicketChanges(BaseModel):
     """What the store has to record of a ticket: its effects (escalations, warnings, penalties,
-    rewards, each once by key) and its latest outcome, written in one transaction."""
+    rewards, each once by key), its journal (sla/journal.py: the opening once, then each entry
+    once by its number) and its latest outcome, written in one transaction."""
 
     effects: list[Effect] = []
     outcome: TicketOutcome
@@ -72,20 +74,35 @@ class TicketChanges(BaseModel):
     request: str | None = None
     # The ticket's time when the outcome was made: an older one never overwrites a newer one.
     as_of: datetime | None = None
+    opening: TicketOpening | None = None
+    journal: list[JournalEntry] = []
+    # The journal entries the ticket had made when the outcome was taken: replaying exactly
+    # those up to `as_of` must give the outcome again (sla/what_if.py).
+    journaled: int | None = None
 
 
 def pending_after(pending: TicketChanges | None, changes: TicketChanges) -> TicketChanges:
-    """What waits for the store once `changes` join what already waits: every effect (each
-    lands once by key, in order) and only the latest outcome."""
+    """What waits for the store once `changes` join what already waits: every effect and
+    journal entry (each lands once by key, in order), the opening, and only the latest
+    outcome."""
     if pending is None:
         return changes
-    return changes.model_copy(update={"effects": [*pending.effects, *changes.effects]})
+    return changes.model_copy(
+        update={
+            "effects": [*pending.effects, *changes.effects],
+            "opening": pending.opening or changes.opening,
+            "journal": [*pending.journal, *changes.journal],
+        }
+    )
 
 
 def recorded_from(pending: TicketChanges, recorded: TicketChanges) -> TicketChanges | None:
     """What still waits once `recorded` (an earlier copy of `pending`) is in the store."""
     done = {effect.key for effect in recorded.effects}
     left = [effect for effect in pending.effects if effect.key not in done]
-    if not left and pending.outcome == recorded.outcome:
+    entered = {entry.seq for entry in recorded.journal}
+    journal = [entry for entry in pending.journal if entry.seq not in entered]
+    opening = None if recorded.opening is not None else pending.opening
+    if not left and not journal and opening is None and pending.outcome == recorded.outcome:
         return None
-    return pending.model_copy(update={"effects": left})
+    return pending.model_copy(update={"effects": left, "journal": journal, "opening": opening})

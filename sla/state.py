@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, JsonValue
 
 from sla.actions import ID_PATTERN, TEXT_LIMIT
 from sla.clock import Metric, SlaClock
+from sla.journal import JournalEntry
 from sla.policy import PolicySnapshot
 from sla.priorities import Priority
 from sla.quality import RatingRecord
@@ -100,6 +101,11 @@ class OpenTicket(BaseModel):
     carried: TicketState | None = None
     # Records the store has not taken yet, carried over by continue-as-new (docs/design.md).
     pending: TicketChanges | None = None
+    # The journal (sla/journal.py), carried over by continue-as-new: the entries handed to
+    # the store so far (the next one's number is this plus the waiting ones), and the entries
+    # waiting to ride with the ticket's next record.
+    journaled: int = Field(default=0, ge=0)
+    journal: list[JournalEntry] = []
     # The TicketWorkflow revision it runs under for life (workflows/ticket.py REVISION,
     # docs/versioning.md); a starter that names none gets the first.
     revision: int = Field(default=1, ge=1)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from sla.availability import AvailabilityReport, month_bounds
 from sla.money import percent_of, round_money
+from sla.policy import SlaConfig
 from sla.quality import QualityPolicy, QualityStats, QualityVerdict, judge
 
 PERCENT = "percent"
@@ -75,6 +76,53 @@ def _check_kinds(credits: list[StatementCredit], kind: str) -> None:
     for credit in credits:
         if credit.kind != kind:
             raise ValueError(f"expected {kind} credits, got a {credit.kind} one: {credit!r}")
+
+
+class Terms(BaseModel):
+    """What a customer's statement prices its credits with: today's contract and the cap of
+    the customer's policy today (a customer without a contract is credited percents)."""
+
+    monthly_fee: Decimal | None
+    currency: str | None
+    cap: Decimal | None
+
+
+def terms_of(config: SlaConfig, customer_id: str) -> Terms:
+    customer = config.customers.get(customer_id)
+    policy = config.policies[config.policy_for(customer_id)]
+    return Terms(
+        monthly_fee=customer.monthly_fee if customer else None,
+        currency=customer.currency if customer else None,
+        cap=policy.credits.monthly_cap if policy.credits else None,
+    )
+
+
+def credit_total(
+    credits: list[StatementCredit],
+    monthly_fee: Decimal | None,
+    currency: str | None,
+    monthly_cap_percent: Decimal | None,
+) -> tuple[Decimal, bool, Decimal | None]:
+    """A month's credits totalled as its statement does: money in the contract's currency
+    (percents of the fee for a customer without a contract), capped at the cap, rounded once.
+    Returns the total, whether the cap cut it, and the cap."""
+    contract_currency = currency if monthly_fee is not None else None
+    cap: Decimal | None = None
+    if monthly_fee is None or contract_currency is None:
+        total = sum((_percent(credit) for credit in credits), Decimal(0))
+        cap = monthly_cap_percent
+    else:
+        total = sum((_money(c, monthly_fee, contract_currency) for c in credits), Decimal(0))
+        if monthly_cap_percent is not None:
+            cap = percent_of(monthly_fee, monthly_cap_percent)
+    capped = cap is not None and total > cap
+    if cap is not None:
+        total = min(total, cap)
+    if contract_currency is not None:
+        # The one rounding of the statement: each credit stays exact until the total.
+        total = round_money(total, contract_currency)
+        cap = None if cap is None else round_money(cap, contract_currency)
+    return total, capped, cap
 
 
 def build_statement(
@@ -154,22 +202,7 @@ def build_statement(
                 )
             )
 
-    cap: Decimal | None = None
-    if monthly_fee is None or contract_currency is None:
-        total = sum((_percent(credit) for credit in credits), Decimal(0))
-        cap = monthly_cap_percent
-    else:
-        total = sum((_money(c, monthly_fee, contract_currency) for c in credits), Decimal(0))
-        if monthly_cap_percent is not None:
-            cap = percent_of(monthly_fee, monthly_cap_percent)
-    capped = cap is not None and total > cap
-    if cap is not None:
-        total = min(total, cap)
-    if contract_currency is not None:
-        # The one rounding of the statement: each credit stays exact until the total.
-        total = round_money(total, contract_currency)
-        cap = None if cap is None else round_money(cap, contract_currency)
-
+    total, capped, cap = credit_total(credits, monthly_fee, currency, monthly_cap_percent)
     return Statement(
         customer_id=customer_id,
         month=month,

@@ -17,11 +17,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sla.availability import Incident
 from sla.effects import RECORDED, Effect, InvalidEffect
+from sla.journal import JournalEntry, TicketOpening
 from sla.records import TicketChanges, TicketIdTaken, TicketOutcome
+from sla.what_if import JournaledTicket
 from store.models import (
     CreditRow,
     IncidentRow,
+    JournalRow,
     NotificationRow,
+    OpeningRow,
     ProbeStateRow,
     StatementRow,
     TicketRow,
@@ -77,6 +81,12 @@ class _Writes:
 
         self.notification = once(NotificationRow)
         self.credit = once(CreditRow)
+        self.opening = dialect.insert(OpeningRow).on_conflict_do_nothing(
+            index_elements=["ticket_id"]
+        )
+        self.journal = dialect.insert(JournalRow).on_conflict_do_nothing(
+            index_elements=["ticket_id", "seq"]
+        )
         insert = dialect.insert(TicketRow)
         # The opening request is the row's for good; only a newer outcome replaces an older.
         row, new = TicketRow.__table__.c, insert.excluded
@@ -88,6 +98,12 @@ class _Writes:
             where=(
                 (row.request.is_(None) | new.request.is_(None) | (row.request == new.request))
                 & (row.as_of.is_(None) | new.as_of.is_(None) | (row.as_of <= new.as_of))
+                # Of two outcomes at one time, the one of more journal entries is the newer.
+                & (
+                    row.journaled.is_(None)
+                    | new.journaled.is_(None)
+                    | (row.journaled <= new.journaled)
+                )
             ),
         ).returning(row.ticket_id)
 
@@ -163,6 +179,7 @@ class Store:
         values["updated_at"] = datetime.now(UTC)
         values["request"] = changes.request
         values["as_of"] = changes.as_of
+        values["journaled"] = changes.journaled
         if connection.execute(self._writes.ticket, values).first() is not None:
             return
         query = select(TicketRow.request).where(TicketRow.ticket_id == outcome.ticket_id)
@@ -172,15 +189,49 @@ class Store:
                 f"ticket id {outcome.ticket_id!r} was used by another ticket; its rows are kept"
             )
 
+    def _journal(self, connection: Connection, changes: TicketChanges) -> None:
+        """The opening and the journal entries, each once: a retry inserts nothing twice."""
+        now = datetime.now(UTC)
+        ticket_id = changes.outcome.ticket_id
+        if (opened := changes.opening) is not None:
+            connection.execute(
+                self._writes.opening,
+                {
+                    "ticket_id": opened.ticket_id,
+                    "customer_id": opened.customer_id,
+                    "priority": opened.priority.value,
+                    "opened_at": opened.opened_at,
+                    "policy": opened.policy.model_dump_json(),
+                    "recorded_at": now,
+                },
+            )
+        if changes.journal:
+            connection.execute(
+                self._writes.journal,
+                [
+                    {
+                        "ticket_id": ticket_id,
+                        "seq": entry.seq,
+                        "at": entry.at,
+                        "kind": entry.kind,
+                        "payload": json.dumps(entry.payload),
+                        "recorded_at": now,
+                    }
+                    for entry in changes.journal
+                ],
+            )
+
     # -- written by activities -----------------------------------------------------------
 
     def record_changes(self, changes: TicketChanges) -> list[bool]:
         """A workflow task's effects, each once by key (True where this call recorded it
-        first), and the ticket's row: one transaction, so a breach is one commit."""
+        first), its journal, and the ticket's row: one transaction, so a breach is one
+        commit."""
         with self.engine.begin() as connection:  # no ORM on the hot path
             # The row first: a ticket that is not the id's owner writes nothing at all.
             self._upsert_ticket(connection, changes)
             firsts = [self._insert_once(connection, effect) for effect in changes.effects]
+            self._journal(connection, changes)
         return firsts
 
     def ping(self) -> None:
@@ -337,6 +388,50 @@ class Store:
         with self.session() as session:
             return [_outcome(row) for row in session.scalars(query)]
 
+    def journaled_tickets(
+        self,
+        start: datetime,
+        end: datetime,
+        customer_id: str | None = None,
+        priority: str | None = None,
+    ) -> tuple[list[JournaledTicket], list[str]]:
+        """Tickets opened in [start, end) with their opening, their journal up to their
+        outcome, and the outcome; and the ids of those the store has no journal of (opened
+        before it was kept). The outcome is read first: entries land with their outcome or
+        before it, so every entry it reflects is there, whatever lands meanwhile."""
+        tickets = select(TicketRow).where(TicketRow.opened_at >= start, TicketRow.opened_at < end)
+        if customer_id is not None:
+            tickets = tickets.where(TicketRow.customer_id == customer_id)
+        if priority is not None:
+            tickets = tickets.where(TicketRow.priority == priority)
+        ids = tickets.with_only_columns(TicketRow.ticket_id).scalar_subquery()
+        with self.session() as session:
+            rows = {row.ticket_id: row for row in session.scalars(tickets)}
+            openings = {
+                row.ticket_id: row
+                for row in session.scalars(select(OpeningRow).where(OpeningRow.ticket_id.in_(ids)))
+            }
+            entries: dict[str, list[JournalEntry]] = {}
+            query = select(JournalRow).where(JournalRow.ticket_id.in_(ids))
+            for entry in session.scalars(query.order_by(JournalRow.ticket_id, JournalRow.seq)):
+                entries.setdefault(entry.ticket_id, []).append(_entry(entry))
+        found, missing = [], []
+        for ticket_id, row in sorted(rows.items(), key=lambda item: (item[1].opened_at, item[0])):
+            opened = openings.get(ticket_id)
+            if opened is None or row.journaled is None or row.as_of is None:
+                missing.append(ticket_id)
+                continue
+            found.append(
+                JournaledTicket(
+                    opening=_opening(opened),
+                    entries=[e for e in entries.get(ticket_id, []) if e.seq < row.journaled],
+                    outcome=_outcome(row),
+                    as_of=row.as_of,
+                    journaled=row.journaled,
+                )
+            )
+        return found, missing
+
     def ticket(self, ticket_id: str) -> TicketRow | None:
         with self.session() as session:
             return session.get(TicketRow, ticket_id)
@@ -367,6 +462,22 @@ _OUTCOME_FIELDS = [f for f in TicketOutcome.model_fields if f != "ratings"]
 def _outcome(row: TicketRow) -> TicketOutcome:
     values = {f: getattr(row, f) for f in _OUTCOME_FIELDS}
     return TicketOutcome.model_validate({**values, "ratings": json.loads(row.ratings or "[]")})
+
+
+def _opening(row: OpeningRow) -> TicketOpening:
+    return TicketOpening.model_validate(
+        {
+            "ticket_id": row.ticket_id,
+            "customer_id": row.customer_id,
+            "priority": row.priority,
+            "opened_at": row.opened_at,
+            "policy": json.loads(row.policy),
+        }
+    )
+
+
+def _entry(row: JournalRow) -> JournalEntry:
+    return JournalEntry(seq=row.seq, at=row.at, kind=row.kind, payload=json.loads(row.payload))
 
 
 def _incident(row: IncidentRow) -> Incident:

@@ -116,6 +116,37 @@ class TicketRow(Base):
     # Quality (sla/quality.py): agent responses, and the ratings by cycle as a JSON list.
     responses: Mapped[int] = mapped_column(Integer, default=0)
     ratings: Mapped[str | None] = mapped_column(Text)
+    # The journal entries this outcome reflects (sla/journal.py); None before the journal.
+    journaled: Mapped[int | None] = mapped_column(Integer)
+
+
+class OpeningRow(Base):
+    """How a ticket was opened and the policy snapshot it ran under (sla/journal.py), once:
+    with its journal, what a what-if replays after Temporal's retention."""
+
+    __tablename__ = "ticket_openings"
+
+    ticket_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[str] = mapped_column(String(4))
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    # The PolicySnapshot as JSON, its calendar resolved as the ticket had it.
+    policy: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class JournalRow(Base):
+    """One entry of a ticket's journal: an action that applied, or a calendar extension, at
+    the ticket's time; once per (ticket, seq)."""
+
+    __tablename__ = "ticket_journal"
+
+    ticket_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class IncidentRow(Base):

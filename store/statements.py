@@ -8,7 +8,7 @@ from decimal import Decimal
 from sla.availability import AvailabilityReport, availability_report, month_bounds
 from sla.policy import SlaConfig
 from sla.quality import quality_stats
-from sla.statement import Statement, StatementCredit, build_statement
+from sla.statement import Statement, StatementCredit, build_statement, terms_of
 from store.db import Store
 
 
@@ -45,9 +45,8 @@ def statement_for(
             percent=None if row.percent is None else Decimal(row.percent),
         )
         (penalties if row.kind == "penalty" else rewards).append(credit)
-    customer = config.customers.get(customer_id)
+    terms = terms_of(config, customer_id)
     policy = config.policies[config.policy_for(customer_id)]
-    cap = policy.credits.monthly_cap if policy.credits else None
     quality = None
     if policy.quality is not None:
         outcomes = store.outcomes(start, end, customer_id=customer_id)
@@ -55,9 +54,9 @@ def statement_for(
     return build_statement(
         customer_id=customer_id,
         month=month,
-        monthly_fee=customer.monthly_fee if customer else None,
-        currency=customer.currency if customer else None,
-        monthly_cap_percent=cap,
+        monthly_fee=terms.monthly_fee,
+        currency=terms.currency,
+        monthly_cap_percent=terms.cap,
         penalties=penalties,
         rewards=rewards,
         availability=availability_for(store, config, month, None, now),

@@ -12,6 +12,9 @@ import pytest
 
 from api.auth import Keyring, Role
 from cli import add_key
+from sla.outcome import TicketChanges
+from store import Store
+from tests.sla.test_what_if import early_and_late
 from tests.support.processes import SLAFLOW
 
 
@@ -76,3 +79,57 @@ def test_keys_refuses_an_entry_the_api_would_refuse_and_leaves_the_file(
     add_key(path, "z", "agent", None)
     assert stat.S_IMODE(path.stat().st_mode) == 0o640  # a file's mode is kept
     assert [p.name for p in tmp_path.iterdir()] == ["keys.yaml"]
+
+
+WHAT_IF_CONFIG = """
+default_policy: standard
+customers:
+  acme: {monthly_fee: 10000, currency: EUR}
+policies:
+  standard:
+    targets:
+      P1: {response: 15m, resolution: 2h}
+      P2: {response: 1h, resolution: 8h}
+      P3: {response: 4h, resolution: 1d}
+    credits: {response_breach: {P1: 2%}, monthly_cap: 30%}
+"""
+
+
+def test_what_if_prints_the_deltas_of_a_policy_from_a_config_file(tmp_path: Path) -> None:
+    store = Store.at(tmp_path / "slaflow.sqlite3")
+    for ticket in early_and_late():  # answered after 10 and 20 minutes of 15
+        store.record_changes(
+            TicketChanges(
+                outcome=ticket.outcome,
+                opening=ticket.opening,
+                journal=ticket.entries,
+                journaled=ticket.journaled,
+                as_of=ticket.as_of,
+            )
+        )
+    store.close()
+    (tmp_path / "sla.yaml").write_text(WHAT_IF_CONFIG)
+    (tmp_path / "proposed.yaml").write_text(
+        WHAT_IF_CONFIG.replace("default_policy: standard", "default_policy: tight")
+        .replace("  standard:", "  tight:")
+        .replace("{response: 15m", "{response: 5m")
+    )
+    env = {"SLAFLOW_DATA_DIR": str(tmp_path), "SLAFLOW_CONFIG": str(tmp_path / "sla.yaml")}
+    args = ["what-if", "--from", "2026-03-01", "--to", "2026-03-31", "--config", "proposed.yaml"]
+    done = slaflow(*args, "--csv", cwd=tmp_path, **env)
+    assert done.returncode == 0, done.stderr
+    assert "all,all,response_breached,1,2,+1" in done.stdout
+    assert "all,acme,credits_EUR,200.00,400.00,+200.00" in done.stdout
+    assert "ticket,T-1,response,met,breached," in done.stdout
+    assert "all,all,reproduced,true" in done.stdout
+    table = slaflow(*args, cwd=tmp_path, **env)
+    assert table.stdout.splitlines()[0].split() == [
+        "scope",
+        "name",
+        "measure",
+        "actual",
+        "proposed",
+        "delta",
+    ]
+    wrong = slaflow(*args, "--policy", "nope", cwd=tmp_path, **env)
+    assert wrong.returncode == 1 and "has no policy 'nope' (it has tight)" in wrong.stderr

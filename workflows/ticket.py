@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from sla.actions import ACTIONS, Action, ActionInvalid, ActionKind, ActionRejected
     from sla.calendar import CalendarExtension
     from sla.effects import RECORDED, Effect, events_for
+    from sla.journal import action_entry, calendar_entry, journaled, opening
     from sla.notifications import Delivery, DeliveryFailure, DeliveryOrder
     from sla.outcome import TicketChanges, TicketOutcome, opening_request, outcome_of
     from sla.records import pending_after, recorded_from
@@ -98,6 +99,20 @@ class TicketWorkflow:
         self._pending: TicketChanges | None = new.pending
         self._writing: asyncio.Task[None] | None = None
         self._continue_suggested = False
+        # The journal (sla/journal.py): the opening once, then each entry by its number. An
+        # entry never forces a record: it rides with the next one, which every action that
+        # moves a clock makes (its outcome changes), so no command is added for it.
+        self._opening = None
+        if new.carried is None:
+            state = self._ticket.state
+            self._opening = opening(
+                state.ticket_id, state.customer_id, state.priority, state.created_at, new.policy
+            )
+        self._journaled = new.journaled
+        self._journal = list(new.journal)
+        # The time the rules were last applied up to: the outcome's `as_of`, so replaying the
+        # journal to it gives the same outcome (sla/what_if.py).
+        self._applied_at = workflow.now()
 
     @workflow.run
     async def run(self, new: OpenTicket) -> TicketState:
@@ -117,6 +132,7 @@ class TicketWorkflow:
         while True:
             await self._keep_calendar_ahead()
             self._ticket.on_time(workflow.now())
+            self._applied_at = max(self._applied_at, workflow.now())
             await self._record_changes()
             self._update_index()
             if self._ticket.finished(workflow.now()):
@@ -131,6 +147,8 @@ class TicketWorkflow:
                                 "policy": self._ticket.policy,
                                 "revision": REVISION,
                                 "pending": self._pending,
+                                "journaled": self._journaled,
+                                "journal": self._journal,
                             }
                         )
                     )
@@ -194,6 +212,7 @@ class TicketWorkflow:
             retry_policy=retries.RECORD,
         )
         self._ticket.change_calendar(fresh)
+        self._journal.append(calendar_entry(self._next_entry, workflow.now(), fresh))
 
     async def _record_changes(self) -> None:
         """Announce this task's effects and hand them, with the ticket's outcome, to the store.
@@ -210,9 +229,18 @@ class TicketWorkflow:
         if not effects and outcome == self._recorded:
             return
         self._recorded = outcome
+        journal, self._journal = self._journal, []
+        self._journaled += len(journal)
         changes = TicketChanges(
-            effects=effects, outcome=outcome, request=self._request, as_of=workflow.now()
+            effects=effects,
+            outcome=outcome,
+            request=self._request,
+            as_of=self._applied_at,
+            opening=self._opening,
+            journal=journal,
+            journaled=self._journaled,
         )
+        self._opening = None
         if self._pending is None:
             summary = ", ".join(f"{e.kind.value} {e.metric.value} level {e.level}" for e in effects)
             try:
@@ -349,13 +377,23 @@ class TicketWorkflow:
             workflow.logger.info("ignored signal %s: %s", name, exc.message)
 
     def _act(self, action: Action) -> TicketState:
+        repeated = self._ticket.seen(action)
+        if not repeated:  # time is applied first, even to an action then refused
+            self._applied_at = max(self._applied_at, workflow.now())
         try:
             self._ticket.apply(action, workflow.now())
         except ActionRejected as exc:
             # Another update changed the ticket between this one's validation and its turn.
             raise _rejected(exc) from None
+        if not repeated and journaled(action):
+            self._journal.append(action_entry(self._next_entry, workflow.now(), action))
         self._changed = True
         return self._ticket.state.shown()
+
+    @property
+    def _next_entry(self) -> int:
+        """The next journal entry's number: after every one made before, recorded or not."""
+        return self._journaled + len(self._journal)
 
 
 # The failures the store raises that no retry will fix (workflows/retries.py).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from cli import open_store
 from settings import Settings
+from sla.what_if import reproduces
 from store import Store
 from tests.support.http import API_CONFIG, serve
 from tests.support.ports import free_port
@@ -35,9 +37,24 @@ def e2e_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     )
 
 
+# Every ticket the suite opens was opened within these.
+EVER = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
+
+
+def assert_reproduced(store: Store) -> None:
+    """The journal of every ticket in the store, replayed under the policy it ran under, gives
+    the store's outcome again (docs/what-if.md): what a what-if's comparison stands on. Each is
+    compared at its outcome's time, so tickets still running meanwhile do not matter."""
+    tickets, _ = store.journaled_tickets(*EVER)
+    missed = [t.opening.ticket_id for t in tickets if not reproduces(t)]
+    assert missed == [], f"{len(missed)} of {len(tickets)} tickets not reproduced: {missed}"
+
+
 @pytest.fixture(scope="session")
-def store(e2e_settings: Settings) -> Store:
-    return open_store(e2e_settings)  # the one the API reads, as `slaflow up` shares it
+def store(e2e_settings: Settings) -> Iterator[Store]:
+    opened = open_store(e2e_settings)  # the one the API reads, as `slaflow up` shares it
+    yield opened
+    assert_reproduced(opened)  # once the session's tests are done with it
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +91,9 @@ def processes(tmp_path: Path, dev_env: WorkflowEnvironment) -> Iterator[Processe
     running = Processes(tmp_path, dev_env.client.service_client.config.target_host)
     yield running
     running.kill_all()
+    if running.database.exists():  # a test on PostgreSQL has its own
+        kept = Store.at(running.database)
+        try:
+            assert_reproduced(kept)
+        finally:
+            kept.close()

@@ -52,6 +52,8 @@ ROWS: list[Row] = [
     ("close", "POST", T + "/close", {}, ("resolve",), (200, 200, 403, 403)),
     ("patch", "PATCH", T, {"assignee": "bob"}, (), (200, 200, 403, 403)),
     ("policies", "GET", "/policies", None, (), (200, 200, 403, None)),
+    ("what-if", "POST", "/policies/what-if",
+     {"from": "2001-01-01", "to": "2001-01-31", "policy": "standard"}, (), (200, 200, 403, None)),
     ("calendars", "GET", "/calendars", None, (), (200, 200, 403, None)),
     ("preview", "GET", CAL + "/preview?start=2026-01-05T08:00:00Z&duration=8h", None, (),
      (200, 200, 403, None)),

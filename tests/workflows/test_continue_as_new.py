@@ -16,11 +16,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from sla.actions import Comment, Respond
+from sla.actions import Comment, Pause, Respond, Resume
 from sla.policy import PolicySnapshot, Targets
 from sla.priorities import Priority
 from sla.state import COMMENTS_SHOWN, CommentsWanted
 from sla.ticket import OpenTicket, Ticket
+from sla.what_if import reproduces
 from store import Store
 from store.history import fetch_runs
 from tests.support import postgres
@@ -170,8 +171,11 @@ async def test_records_waiting_for_a_stopped_store_cross_continue_as_new_and_lan
             await wait_until(breached, seconds=60)
             state = await state_of(handle)
             assert state.escalation_level == 1
+            # Journaled while the store is down, on either side of continue-as-new.
+            await signal(handle, Pause(reason="waiting for logs"))
             for n in range(120):  # a history long enough to continue as new meanwhile
                 await signal(handle, Comment(author="bob", body=f"comment {n}"))
+            await signal(handle, Resume())
             runs = await fetch_runs(client, "ticket-patient")
             assert len(runs) >= 2, "the ticket should have continued as new"
             carried = [
@@ -185,12 +189,18 @@ async def test_records_waiting_for_a_stopped_store_cross_continue_as_new_and_lan
             await wait_until(
                 recorded(lambda t: (row := store.ticket(t)) and row.response_state == "breached")
             )
+            await wait_until(recorded(lambda t: (row := store.ticket(t)) and row.journaled == 2))
             events = store.events("patient")
+            window = (state.created_at - timedelta(days=1), state.created_at + timedelta(days=1))
+            [journaled], _ = store.journaled_tickets(*window)
             await handle.terminate("test over")
         db.dispose()
 
     kinds = sorted(e["kind"] for e in events)
     assert kinds == ["escalation", "penalty", "warning"], kinds  # each once, by key
+    # The journal too: the opening and each action once, numbered across the runs.
+    assert [(e.seq, e.kind) for e in journaled.entries] == [(0, "pause"), (1, "resume")]
+    assert reproduces(journaled)
     for kind in ("escalation", "penalty"):  # recorded late, each at its own time
         at = next(e for e in events if e["kind"] == kind)["at"]
         assert pydantic.TypeAdapter(datetime).validate_python(at) == state.response.breached_at
