@@ -314,9 +314,10 @@ class Desk:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 # Updates cannot reach a finished workflow: a closed ticket, or no ticket.
                 state = await self.get(ticket_id)
-                if update == "rate" and state.rating_closes_at is not None:
-                    closes = state.rating_closes_at.isoformat()
-                    raise refused(f"cannot rate: the rating window closed at {closes}") from None
+                closes = state.rating_closes_at
+                if update == "rate" and closes is not None and closes <= datetime.now(UTC):
+                    when = closes.isoformat()
+                    raise refused(f"cannot rate: the rating window closed at {when}") from None
                 raise refused(f"cannot {update}: the ticket is {state.status.value}") from None
             raise from_rpc(exc, ticket_id) from None
 

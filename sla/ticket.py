@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic
 
 from pydantic import JsonValue
@@ -19,7 +19,7 @@ from sla.calendar import Calendar
 from sla.clock import ClockState, Metric, SlaClock
 from sla.effects import Effect, EffectKind
 from sla.policy import CUSTOMER_AUDIENCE, PolicySnapshot
-from sla.quality import RatingRecord
+from sla.quality import QualityPolicy, RatingRecord
 from sla.state import (
     COMMENT_LIMIT,
     COMMENT_TEXT_LIMIT,
@@ -59,6 +59,8 @@ def shown_actor(entry: TimelineEntry) -> str | None:
 # How many recent request ids a ticket remembers to make retried actions harmless.
 REQUEST_ID_MEMORY = 256
 
+
+DEFAULT_QUALITY = QualityPolicy()
 
 _ACTIVE = (TicketStatus.OPEN, TicketStatus.RESPONDED, TicketStatus.WAITING_ON_CUSTOMER)
 
@@ -159,12 +161,17 @@ class Ticket:
     def _rated(self, cycle: int) -> bool:
         return any(r.cycle == cycle for r in self.state.ratings)
 
+    def _rating_window(self) -> timedelta:
+        """Ratings are taken under every policy; only a policy with a quality section keeps a
+        closed ticket running for them (`finished`)."""
+        return (self.policy.quality or DEFAULT_QUALITY).rating_window
+
     def _rating_window_end(self) -> datetime | None:
         """When the current cycle stops taking a rating; None once rated, or without ratings."""
         quality, resolved = self.policy.quality, self._resolved_cycle()
         if quality is None or resolved is None or self._rated(resolved[0]):
             return None
-        return resolved[1] + quality.rating_window
+        return _later(resolved[1], quality.rating_window)
 
     def _follow_up_at(self) -> datetime | None:
         """When the assignee is reminded of a resolved cycle that got neither a rating nor a
@@ -175,7 +182,7 @@ class Ticket:
         cycle, resolved_at = resolved
         if self._rated(cycle) or self.state.followed_up_cycle >= cycle:
             return None
-        return resolved_at + quality.follow_up_after
+        return _later(resolved_at, quality.follow_up_after)
 
     def _follow_up(self, now: datetime) -> list[Effect]:
         at = self._follow_up_at()
@@ -415,8 +422,7 @@ class Ticket:
         self.state.status = TicketStatus.RESOLVED
         self.state.resolved_at = now
         self.state.resolution_note = action.resolution
-        quality = self.policy.quality
-        self.state.rating_closes_at = now + quality.rating_window if quality else None
+        self.state.rating_closes_at = _later(now, self._rating_window())
         self._record(now, "resolved", action.agent_id, sent_by=action.sent_by)
         resolved = self._effect(EffectKind.RESOLVED, self.state.resolution, now)
         return [resolved, *self._reward(self.state.resolution, now), *self._survey(now)]
@@ -438,11 +444,6 @@ class Ticket:
         ]
 
     def _check_rate(self, action: do.Rate) -> None:
-        quality = self.policy.quality
-        if quality is None:
-            raise ActionRejected(
-                f"cannot rate: policy {self.policy.name!r} collects no ratings (no quality section)"
-            )
         resolved = self._resolved_cycle()
         if resolved is None:
             raise ActionRejected(
@@ -451,8 +452,8 @@ class Ticket:
         cycle, resolved_at = resolved
         if self._rated(cycle):
             raise ActionRejected(f"cannot rate: resolution cycle {cycle} is rated already")
-        closes = resolved_at + quality.rating_window
-        if self._checked_at > closes:
+        closes = _later(resolved_at, self._rating_window())
+        if closes is not None and self._checked_at > closes:
             raise ActionRejected(f"cannot rate: the rating window closed at {closes.isoformat()}")
 
     def _rate(self, action: do.Rate, now: datetime) -> list[Effect]:
@@ -666,6 +667,14 @@ class Ticket:
                 detail={k: v for k, v in detail.items() if v is not None},
             )
         )
+
+
+def _later(at: datetime, delta: timedelta) -> datetime | None:
+    """`at + delta`, or None past the end of time (a ticket opened in year 9999 still works)."""
+    try:
+        return at + delta
+    except OverflowError:
+        return None
 
 
 @dataclass(frozen=True)

@@ -231,6 +231,7 @@ async def test_a_customer_sees_its_ticket_without_our_insides_and_staff_see_ever
 LEAST: dict[str, dict[str, Any]] = {
     "respond": {}, "resolve": {}, "close": {}, "pause": {"reason": "logs"}, "resume": {},
     "reopen": {}, "change": {"assignee": "bob"}, "comment": {"body": "any news?"},
+    "rate": {"score": 5},
 }  # fmt: skip
 NAMED = [kind for kind in ACTIONS if kind.actor is not None]
 

@@ -45,6 +45,8 @@ ROWS: list[Row] = [
     # An open ticket cannot be reopened: the 409 comes from the workflow's validator, so it still
     # proves the role was let through; another customer's ticket is 404 before any state is read.
     ("reopen-open-ticket", "POST", T + "/reopen", {}, (), (409, 409, 409, 404)),
+    # A customer rates its own resolved ticket; staff record a rating given elsewhere.
+    ("rate", "POST", T + "/rating", {"score": 5}, ("resolve",), (200, 200, 200, 404)),
     ("respond", "POST", T + "/respond", {"agent_id": "alice"}, (), (200, 200, 403, 403)),
     ("resolve", "POST", T + "/resolve", {"agent_id": "alice"}, (), (200, 200, 403, 403)),
     ("pause", "POST", T + "/pause", {"reason": "logs"}, (), (200, 200, 403, 403)),
