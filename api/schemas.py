@@ -148,6 +148,8 @@ class Ticket(BaseModel):
     # The last resolution's note, and the customer's ratings by resolution cycle.
     resolution_note: str | None
     ratings: list[RatingOut]
+    # Until when the current resolution may be rated (docs/quality.md).
+    rating_closes_at: Time | None
 
     @classmethod
     def of(cls, state: TicketState, *, staff: bool = True) -> Ticket:
@@ -175,6 +177,7 @@ class Ticket(BaseModel):
                     "ever_breached",
                     "escalation_level",
                     "resolution_note",
+                    "rating_closes_at",
                 }
             ),
             ratings=[RatingOut(**r.model_dump(exclude={"given_by"})) for r in state.ratings],

@@ -344,3 +344,39 @@ async def test_a_customer_key_sees_only_its_own_tickets_on_the_board(
     await expect(page.locator("#page-error")).to_contain_text(f"no ticket '{theirs}'")
     await expect(page.locator("#fields")).to_be_empty()
     assert not any(board.keys[MINE] in url for url in requests)  # never in a URL
+
+
+async def test_a_customer_rates_its_resolved_ticket_and_reports_chart_quality(
+    board: Board, page: Page
+) -> None:
+    tid = ticket_id("B-rated")
+    await open_on_board(board, tid, "P3")
+    resolved = await board.http.post(
+        f"/tickets/{tid}/resolve", json={"agent_id": "alice", "resolution": "cleared the cache"}
+    )
+    assert resolved.is_success, resolved.text
+
+    await page.goto(f"{board.keyed_url}/board/tickets/{tid}")
+    await page.fill("#key-input", board.keys[MINE])
+    await page.click("#key-form button[type=submit]")
+    quality = page.locator("#quality")
+    await expect(quality).to_contain_text("cleared the cache")
+    await expect(quality).to_contain_text("No rating yet.")
+    form = page.locator("#rating-form")
+    await expect(form).to_be_visible()
+    await page.select_option("#rating-score", "4")
+    await page.fill("#rating-comment", "quick and clear")
+    await page.click("#rating-submit")
+    await expect(page.locator("#ratings")).to_contain_text("4/5")
+    await expect(page.locator("#ratings")).to_contain_text("quick and clear")
+    await expect(form).to_be_hidden()  # one rating per cycle
+    await expect(page.locator("#timeline")).to_contain_text("rated by acme", timeout=10_000)
+
+    today = datetime.now(UTC).date().isoformat()
+    await page.goto(f"{board.url}/board/reports?from={today}&to={today}")
+    table = page.locator("#quality-table tbody")
+    await expect(table.locator('tr[data-group="agent alice"]')).to_be_visible(timeout=15_000)
+    row = await table.locator('tr[data-group="all"]').inner_text()
+    assert int(row.split()[1]) >= 1  # ratings in the period
+    months = await page.evaluate("Chart.getChart('chart-quality-month').data.labels")
+    assert len(months) == 6 and months[-1] == today[:7]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -94,6 +94,8 @@ def test_three_rated_tickets_make_the_months_quality_and_its_credit(
     rated = rate(third, 1)
     assert rated.status_code == 200
     assert [(r["cycle"], r["score"]) for r in rated.json()["ratings"]] == [(2, 1)]
+    closes = datetime.fromisoformat(rated.json()["rating_closes_at"])
+    assert timedelta(minutes=59) < closes - datetime.now(UTC) <= timedelta(hours=1)
 
     again = rate(third, 5)
     assert again.status_code == 409 and "rated already" in again.json()["detail"]

@@ -10,9 +10,19 @@
   document.getElementById("temporal-link").href =
     `${config.temporal_ui}/namespaces/${encodeURIComponent(config.namespace)}/workflows/ticket-${encodeURIComponent(id)}`;
 
+  // With API keys, each key acts as itself: leave the name out and the API records the key's
+  // name (a different one is refused). Without keys, the name typed here is recorded.
   const agent = document.getElementById("agent-id");
-  agent.value = localStorage.getItem("slaflow.agent") || "agent";
-  agent.addEventListener("change", () => localStorage.setItem("slaflow.agent", agent.value));
+  if (config.needs_key) {
+    agent.required = false;
+    agent.placeholder = "your key's name";
+    agent.value = localStorage.getItem("slaflow.agent.keyed") || "";
+    agent.addEventListener("change", () => localStorage.setItem("slaflow.agent.keyed", agent.value));
+  } else {
+    agent.value = localStorage.getItem("slaflow.agent") || "agent";
+    agent.addEventListener("change", () => localStorage.setItem("slaflow.agent", agent.value));
+  }
+  const who = () => agent.value.trim() || undefined;
 
   function field(name, value) {
     return [h("dt", {}, name), h("dd", {}, value === null || value === undefined || value === "" ? "—" : value)];
@@ -76,7 +86,47 @@
       list(t.comments, "None.", (c) => [h("strong", {}, c.author), ` · ${time(c.at)}: `, c.body]),
     );
     document.getElementById("new-priority").value = t.priority;
+    renderQuality(t);
   }
+
+  function renderQuality(t) {
+    const open = t.rating_closes_at && new Date(t.rating_closes_at) > new Date();
+    const rated = (t.ratings || []).some((r) => r.cycle === t.resolution.cycle);
+    document.getElementById("quality-fields").replaceChildren(
+      ...field("resolution note", t.resolution_note),
+      ...field("ratings taken until", t.rating_closes_at ? time(t.rating_closes_at) : null),
+    );
+    document.getElementById("ratings").replaceChildren(
+      list(t.ratings || [], "No rating yet.", (r) =>
+        [h("strong", { "data-score": r.score }, `${r.score}/5`), ` · cycle ${r.cycle} · ${time(r.at)}`,
+          r.comment ? `: ${r.comment}` : ""]),
+    );
+    const resolved = t.status === "resolved" || t.status === "closed";
+    document.getElementById("rating-form").hidden = !(resolved && open && !rated);
+  }
+
+  const ratingForm = document.getElementById("rating-form");
+  const ratingError = document.getElementById("rating-error");
+  ratingForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = document.getElementById("rating-submit");
+    ratingError.hidden = true;
+    button.disabled = true;
+    try {
+      const comment = document.getElementById("rating-comment").value.trim();
+      renderTicket(await api("POST", `${path}/rating`, {
+        score: Number(document.getElementById("rating-score").value),
+        comment: comment || undefined,
+      }));
+      document.getElementById("rating-comment").value = "";
+      refresh();
+    } catch (error) {
+      ratingError.textContent = `Rating refused (${error.status}): ${error.message}`;
+      ratingError.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
+  });
 
   function renderTimeline(timeline) {
     document.getElementById("timeline").replaceChildren(
@@ -102,15 +152,15 @@
 
   const text = document.getElementById("action-text");
   const calls = {
-    respond: () => ["POST", "/respond", { agent_id: agent.value, message: text.value || undefined }],
-    resolve: () => ["POST", "/resolve", { agent_id: agent.value, resolution: text.value || undefined }],
-    pause: () => ["POST", "/pause", { reason: text.value || "waiting on customer", actor: agent.value }],
-    resume: () => ["POST", "/resume", { actor: agent.value }],
-    reopen: () => ["POST", "/reopen", { reason: text.value || undefined, actor: agent.value }],
-    close: () => ["POST", "/close", { actor: agent.value }],
-    comment: () => ["POST", "/comments", { author: agent.value, body: text.value }],
-    priority: () => ["PATCH", "", { priority: document.getElementById("new-priority").value, actor: agent.value }],
-    assign: () => ["PATCH", "", { assignee: document.getElementById("new-assignee").value.trim(), actor: agent.value }],
+    respond: () => ["POST", "/respond", { agent_id: who(), message: text.value || undefined }],
+    resolve: () => ["POST", "/resolve", { agent_id: who(), resolution: text.value || undefined }],
+    pause: () => ["POST", "/pause", { reason: text.value || "waiting on customer", actor: who() }],
+    resume: () => ["POST", "/resume", { actor: who() }],
+    reopen: () => ["POST", "/reopen", { reason: text.value || undefined, actor: who() }],
+    close: () => ["POST", "/close", { actor: who() }],
+    comment: () => ["POST", "/comments", { author: who(), body: text.value }],
+    priority: () => ["PATCH", "", { priority: document.getElementById("new-priority").value, actor: who() }],
+    assign: () => ["PATCH", "", { assignee: document.getElementById("new-assignee").value.trim(), actor: who() }],
   };
 
   const errorBox = document.getElementById("action-error");
