@@ -293,7 +293,7 @@ async def test_a_ticket_that_continued_as_new_archives_every_run_and_history_out
             live = await fetch_runs(client, f"ticket-{tid}")
             latest = live[-1][1]
             tasks = [e["eventType"] for e in latest if "_WORKFLOW_TASK_" in e["eventType"]]
-            waiting = tasks[-1] == "EVENT_TYPE_WORKFLOW_TASK_COMPLETED"
+            waiting = bool(tasks) and tasks[-1] == "EVENT_TYPE_WORKFLOW_TASK_COMPLETED"
             ended = [run_id for run_id, _ in live[:-1]]
             archived = await asyncio.to_thread(archive.runs, tid)
             return waiting and [run["run_id"] for run in archived] == ended
