@@ -19,6 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 import telemetry
+from sla import formats
 from sla.notifications import (
     MAILTO,
     WEBHOOK,
@@ -43,6 +44,12 @@ REDIRECTED = "DeliveryRedirected"
 INVALID_URL = "InvalidUrl"
 # smtp:// to a server that offers no STARTTLS: mail and credentials never go in clear.
 NO_STARTTLS = "StartTlsUnavailable"
+# An event the webhook's format has no way to say (a warning for PagerDuty, after a reload).
+CANNOT_SAY = "EventNotInFormat"
+# How much of a service's answer a delivery's detail keeps.
+REASON_LIMIT = 200
+# A URL's path or query this long may be a token: redacted from a service's answer.
+MIN_TOKEN = 12
 
 
 class UnknownTargetError(LookupError):
@@ -89,8 +96,12 @@ class Notifier:
         else:
             assert self.config.email is not None  # config validation: mailto needs email
             status = None
+            settings = self.config.email
+            if settings.link_base is None and self.config.pages is not None:
+                # notifications.link_base serves e-mail too
+                settings = settings.model_copy(update={"link_base": self.config.pages})
             ok, detail, permanent = await asyncio.to_thread(
-                self._mail, self.config.email, target.removeprefix(MAILTO), delivery.event
+                self._mail, settings, target.removeprefix(MAILTO), delivery.event
             )
         result = DeliveryResult(
             target=target, ok=ok, status_code=status, detail=detail, attempt=attempt
@@ -104,7 +115,8 @@ class Notifier:
         non-retryable: `DeliveryRejected` when attempt 5 or later is answered with a 4xx other
         than 408/429, `DeliveryRedirected` on a 3xx (redirects are not followed: the URL
         needs fixing, which no retry does), `InvalidUrl` for a URL no request can be made to,
-        `StartTlsUnavailable` for an smtp:// server without STARTTLS, `UnknownTarget` for a
+        `StartTlsUnavailable` for an smtp:// server without STARTTLS, `EventNotInFormat` for an
+        event the webhook's format cannot say (its format changed), `UnknownTarget` for a
         target the config cannot reach. Every failure but UnknownTarget carries the attempt's
         `DeliveryResult` as its details.
 
@@ -144,22 +156,27 @@ class Notifier:
         self, hook: WebhookTarget, event: Event, attempt: int
     ) -> tuple[int | None, bool, str, str | None]:
         """(status code, ok, detail, the error type of a failure no retry can fix)."""
-        body = event.body()
+        try:
+            body = formats.body(hook, event, self.config.pages)
+        except formats.CannotSay as exc:  # a target's format changed since the event was sent
+            return None, False, f"{exc} ({hook.format} webhook)", CANNOT_SAY
         secrets = hook.all_secrets()
         # Standard Webhooks: the id is the event's on every retry, the timestamp this attempt's.
+        # Every format has them: Slack, Teams and PagerDuty ignore headers they do not know.
         timestamp = int(self._clock())
         headers = {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
             "webhook-id": event.id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": standard_signature(event.id, timestamp, body, secrets),
             "X-Slaflow-Event-Id": event.id,
             "X-Slaflow-Event-Type": event.type,
-            # Deprecated (docs/webhooks.md): kept for receivers not yet on webhook-signature.
-            "X-Slaflow-Signature": sign(body, secrets[0]),
             "X-Slaflow-Attempt": str(attempt),
         }
+        if secrets:  # a chat or PagerDuty webhook may have none: the URL or key is its secret
+            headers["webhook-signature"] = standard_signature(event.id, timestamp, body, secrets)
+            # Deprecated (docs/webhooks.md): kept for receivers not yet on webhook-signature.
+            headers["X-Slaflow-Signature"] = sign(body, secrets[0])
         problem = _url_problem(hook.url)
         if problem is not None:
             return None, False, f"invalid URL ({problem})", INVALID_URL
@@ -185,6 +202,15 @@ class Notifier:
             where = _origin(response.headers.get("location"))
             detail += f", redirects to {where} (redirects are not followed: fix the URL)"
             return response.status_code, False, detail, REDIRECTED
+        if hook.format != "standard" and not response.is_success:
+            # The service says why (Slack's invalid_payload, PagerDuty's errors): worth keeping
+            # on a dead delivery; never the URL or routing key, should it quote them.
+            # The URL's path and query (Slack's and Teams' tokens) too, when long enough to
+            # be one: a "/" is no secret.
+            parts = urlsplit(hook.url)
+            tokens = [t for t in (parts.path, parts.query) if len(t) >= MIN_TOKEN]
+            why = _service_reason(response, [hook.url, *tokens, hook.routing_key or ""])
+            detail += f": {why}" if why else ""
         return response.status_code, response.is_success, detail, None
 
     def _mail(
@@ -263,6 +289,28 @@ def _url_problem(url: str) -> str | None:
     if port is not None and not 0 < port < 65536:
         return f"port {port} is out of range"
     return None
+
+
+def _service_reason(response: httpx.Response, secrets: list[str]) -> str:
+    """A service's short answer: Slack's error string, or PagerDuty's and Teams' JSON message
+    and errors; empty when it said nothing readable. `secrets` (the URL, its path and query,
+    the routing key) are redacted, should the answer quote them."""
+    text = response.text.strip()
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        said = " ".join(text.split())
+    else:
+        if not isinstance(answer, dict):
+            return ""
+        errors, error = answer.get("errors"), answer.get("error")
+        parts = [answer.get("message"), *(errors if isinstance(errors, list) else [])]
+        if isinstance(error, dict):  # Power Automate: {"error": {"code": ..., "message": ...}}
+            parts += [error.get("code"), error.get("message")]
+        said = "; ".join(str(p) for p in parts if p)
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        said = said.replace(secret, "<redacted>")
+    return said[:REASON_LIMIT]
 
 
 def _origin(location: str | None) -> str:

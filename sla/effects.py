@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
@@ -21,6 +21,8 @@ class EffectKind(StrEnum):
     PENALTY = "penalty"
     REWARD = "reward"
     RESOLVED = "resolved"
+    # The first response: announced only (PagerDuty acknowledges the ticket's incident).
+    RESPONDED = "responded"
     # Quality (sla/quality.py): announced only; ratings reach the store with the outcome.
     SURVEY = "survey"
     FOLLOW_UP = "follow_up"
@@ -35,7 +37,7 @@ class Recorded:
     logged: str
 
 
-# The one table of recorded effects; a `resolved` effect is only announced, never recorded.
+# The one table of recorded effects; `resolved` and `responded` are only announced.
 RECORDED: dict[EffectKind, Recorded] = {
     EffectKind.ESCALATION: Recorded("notification", "escalated"),
     EffectKind.WARNING: Recorded("notification", "warned"),
@@ -63,6 +65,8 @@ class Effect(BaseModel):
     amount: Decimal | None = None
     unit: str | None = None
     fraction: float | None = None
+    # An escalation: when its clock breached, so a receiver can say how late it is.
+    breached_at: datetime | None = None
     # Quality events: the resolution's note, the rating's score and comment, the assignee
     # followed up, the ticket's page.
     note: str | None = None
@@ -98,6 +102,10 @@ def events_for(effect: Effect) -> list[tuple[Event, list[str]]]:
         data["fraction"] = effect.fraction
     if effect.kind is EffectKind.ESCALATION:
         data |= {"level": effect.level, "notify": list(effect.notify)}
+        if effect.breached_at is not None:
+            data["breached_at"] = (
+                effect.breached_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            )
     if effect.amount is not None:
         data |= {"amount": str(effect.amount), "unit": effect.unit}
     if effect.percent is not None:
@@ -130,6 +138,7 @@ def events_for(effect: Effect) -> list[tuple[Event, list[str]]]:
         EffectKind.WARNING: "warning",
         EffectKind.REWARD: "reward",
         EffectKind.RESOLVED: "resolved",
+        EffectKind.RESPONDED: "responded",
         EffectKind.SURVEY: "survey",
         EffectKind.FOLLOW_UP: "follow_up",
         EffectKind.RATING: "rating",

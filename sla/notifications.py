@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -30,11 +31,24 @@ from sla.durations import parse_duration
 
 EventType = Literal[
     "warning", "breach", "escalation", "penalty", "reward", "resolved", "statement", "test",
-    "survey", "follow_up", "rating",
+    "survey", "follow_up", "rating", "responded",
 ]  # fmt: skip
 ALL_EVENTS: tuple[EventType, ...] = get_args(EventType)
-# A webhook hears every real event unless its filter says otherwise; "test" only on request.
-DEFAULT_EVENTS: tuple[EventType, ...] = tuple(e for e in ALL_EVENTS if e != "test")
+# A webhook hears every real event unless its filter says otherwise; "test" only on request,
+# and "responded" (a first response: routine news, an on-call page's acknowledgement) only
+# where asked for, so receivers and channels set up before it hear what they heard before.
+DEFAULT_EVENTS: tuple[EventType, ...] = tuple(
+    e for e in ALL_EVENTS if e not in ("test", "responded")
+)
+
+# How a webhook's body is written (sla/formats.py): slaflow's own event, or what a chat
+# service's incoming webhook or PagerDuty's Events API v2 takes.
+WebhookFormat = Literal["standard", "slack", "teams", "pagerduty"]
+# PagerDuty has trigger, acknowledge and resolve: these are the events it can say.
+PAGERDUTY_EVENTS: tuple[EventType, ...] = ("breach", "escalation", "responded", "resolved")
+PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+# An Events API v2 integration key: 32 letters and digits (docs/webhooks.md, PagerDuty).
+_ROUTING_KEY = re.compile(r"^[A-Za-z0-9]{32}$")
 
 WEBHOOK = "webhook:"
 MAILTO = "mailto:"
@@ -90,25 +104,73 @@ class WebhookTarget(BaseModel):
 
     name: str = Field(pattern=ID_PATTERN)
     url: str = Field(repr=False)  # may embed a token: kept out of reprs and logs
-    # Exactly one of the two; `secrets: [new, old]` signs with each, for rotation.
+    format: WebhookFormat = "standard"
+    # Exactly one of the two for `standard`, at most one otherwise (those services know the
+    # sender by its URL or routing key); `secrets: [new, old]` signs with each, for rotation.
     secret: WebhookSecret | None = Field(default=None, repr=False)
     secrets: list[WebhookSecret] | None = Field(default=None, min_length=1, repr=False)
+    # PagerDuty's integration key: it opens incidents, so it is kept like a secret.
+    routing_key: str | None = Field(default=None, repr=False, validate_default=True)
+    # Left out: DEFAULT_EVENTS, or PAGERDUTY_EVENTS for a pagerduty webhook (_format_defaults).
     events: list[EventType] = Field(default_factory=lambda: list(DEFAULT_EVENTS), min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _format_defaults(cls, data: Any) -> Any:
+        # Left out, a PagerDuty webhook's `events` are what PagerDuty can say, its `url` the
+        # Events API's.
+        if isinstance(data, dict) and data.get("format") == "pagerduty":
+            data = {"events": list(PAGERDUTY_EVENTS), "url": PAGERDUTY_URL, **data}
+        return data
 
     @field_validator("url")
     @classmethod
     def _http(cls, value: str) -> str:
         return _http_url(value, "url")
 
+    @field_validator("routing_key")
+    @classmethod
+    def _routing_key(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Errors never quote the key.
+        form = info.data.get("format")
+        if form == "pagerduty" and value is None:
+            raise ValueError(
+                "a pagerduty webhook needs the routing key (integration key) of an Events API "
+                "v2 integration"
+            )
+        if form is not None and form != "pagerduty" and value is not None:
+            raise ValueError(f"only a pagerduty webhook takes a routing key, not {form}")
+        if value is not None and not _ROUTING_KEY.match(value):
+            raise ValueError("a PagerDuty routing key is 32 letters and digits")
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _sayable(cls, value: list[EventType], info: ValidationInfo) -> list[EventType]:
+        other = [e for e in value if e not in (*PAGERDUTY_EVENTS, "test")]
+        if info.data.get("format") == "pagerduty" and other:
+            raise ValueError(
+                f"a pagerduty webhook sends only {', '.join(PAGERDUTY_EVENTS)} (PagerDuty's "
+                f"trigger, acknowledge and resolve), not {', '.join(other)}"
+            )
+        return value
+
     @model_validator(mode="after")
     def _one_form(self) -> WebhookTarget:
-        if (self.secret is None) == (self.secrets is None):
-            raise ValueError("give either `secret` or `secrets: [new, old]`, not both or neither")
+        if self.secret is not None and self.secrets is not None:
+            raise ValueError("give either `secret` or `secrets: [new, old]`, not both")
+        if self.format == "standard" and self.secret is None and self.secrets is None:
+            raise ValueError(
+                "a standard webhook is signed: give either `secret` or `secrets: [new, old]`"
+            )
         return self
 
     def all_secrets(self) -> list[str]:
-        """The configured secrets, newest first (a single `secret` is a list of one)."""
-        return [self.secret] if self.secret is not None else list(self.secrets or [])
+        """The configured secrets, newest first (a single `secret` is a list of one); none for
+        a service webhook configured without one."""
+        if self.secret is not None:
+            return [self.secret]
+        return list(self.secrets or [])
 
 
 class EmailSettings(BaseModel):
@@ -178,11 +240,14 @@ class Routing(BaseModel):
     audiences: dict[str, list[str]] = {}
     # How long each delivery is retried before it is dead (notifications.give_up_after).
     give_up_after: timedelta = DEFAULT_GIVE_UP_AFTER
-    # Where slaflow's pages are (notifications.email.link_base): a survey links the ticket.
+    # Where slaflow's pages are (notifications.link_base): a survey links the ticket.
     link_base: str | None = None
+    # Targets whose format says only some event types (PagerDuty): target -> those types.
+    only: dict[str, list[str]] = {}
 
     def targets_for(self, event_type: str, audiences: list[str] | None = None) -> list[str]:
-        """Webhooks subscribed to the event, then the audiences' targets; once each, in order.
+        """Webhooks subscribed to the event, then the audiences' targets; once each, in order;
+        without the targets whose format cannot say the event (a follow-up to PagerDuty).
 
         An audience with no mapping adds nothing (config validation refuses that when
         audiences are configured at all)."""
@@ -191,7 +256,11 @@ class Routing(BaseModel):
         targets = list(self.routes.get(event_type, []))
         for audience in audiences or []:
             targets.extend(self.audiences.get(audience, []))
-        return list(dict.fromkeys(targets))
+        return [
+            target
+            for target in dict.fromkeys(targets)
+            if target not in self.only or event_type in self.only[target]
+        ]
 
 
 class NotificationsConfig(BaseModel):
@@ -202,6 +271,19 @@ class NotificationsConfig(BaseModel):
     audiences: dict[str, list[str]] = {}
     # Each delivery retries with backoff this long, then is dead: kept, listed, retried by hand.
     give_up_after: Annotated[timedelta, BeforeValidator(parse_duration)] = DEFAULT_GIVE_UP_AFTER
+    # Where slaflow's pages are, for the links in chat messages, incidents, e-mails and surveys;
+    # `email.link_base`, the older place, when this is not set.
+    link_base: str | None = None
+
+    @field_validator("link_base")
+    @classmethod
+    def _base(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value, "link_base").rstrip("/")
+
+    @property
+    def pages(self) -> str | None:
+        """The link base in force: `link_base`, else `email.link_base`."""
+        return self.link_base or (self.email.link_base if self.email else None)
 
     @field_validator("give_up_after")
     @classmethod
@@ -273,7 +355,12 @@ class NotificationsConfig(BaseModel):
             routes=self.routes(),
             audiences=self.audiences,
             give_up_after=self.give_up_after,
-            link_base=self.email.link_base if self.email else None,
+            link_base=self.pages,
+            only={
+                f"{WEBHOOK}{hook.name}": list(PAGERDUTY_EVENTS)
+                for hook in self.webhooks
+                if hook.format == "pagerduty"
+            },
         )
 
     def targets_for(self, event_type: str, audiences: list[str]) -> list[str]:

@@ -339,6 +339,7 @@ class Ticket:
                     at,
                     level=clock.escalation_level,
                     notify=level.notify,
+                    breached_at=clock.breached_at,
                 )
             )
         return effects
@@ -404,7 +405,8 @@ class Ticket:
         self._record(
             now, "responded", action.agent_id, sent_by=action.sent_by, first_response=first
         )
-        return []
+        # The first one is news to the world (PagerDuty acknowledges the ticket's incident).
+        return [self._effect(EffectKind.RESPONDED, self.state.response, now)] if first else []
 
     def _check_resolve(self, action: do.Resolve) -> None:
         quality = self.policy.quality

@@ -16,9 +16,13 @@ from standardwebhooks import Webhook
 
 from sla.notifications import (
     ALL_EVENTS,
+    DEFAULT_EVENTS,
+    PAGERDUTY_EVENTS,
+    PAGERDUTY_URL,
     EmailSettings,
     Event,
     NotificationsConfig,
+    Routing,
     WebhookTarget,
     event_id,
     sign,
@@ -94,9 +98,9 @@ def test_email_settings_accept_the_sender_by_its_python_name_too() -> None:
     assert settings.sender == "a@example.test"
 
 
-def test_a_webhook_without_an_event_filter_hears_every_event_but_test() -> None:
+def test_a_webhook_without_an_event_filter_hears_every_event_but_test_and_responded() -> None:
     hook = WebhookTarget(name="ops", url="http://x.test/", secret="s")
-    assert set(hook.events) == set(ALL_EVENTS) - {"test"}
+    assert set(hook.events) == set(ALL_EVENTS) - {"test", "responded"}
 
 
 def test_routes_list_the_webhooks_subscribed_to_each_event_type() -> None:
@@ -386,3 +390,85 @@ def test_smtp_url_tls_options_that_cannot_hold_are_refused_at_load(smtp_url: str
     message = str(caught.value)
     assert "notifications.email.smtp_url" in message and why in message
     assert "pw" not in message.replace("password", "")
+
+
+# -- on-call formats: Slack, Teams, PagerDuty ---------------------------------------------
+
+ROUTING_KEY = "R0123456789abcdef0123456789ABCDE"
+
+
+def test_a_chat_webhook_needs_no_secret_and_a_standard_one_still_does() -> None:
+    slack = WebhookTarget(name="chat", url="https://hooks.slack.test/T/B/x", format="slack")
+    teams = WebhookTarget(name="room", url="https://prod.logic.test/wf?sig=x", format="teams")
+    assert (slack.all_secrets(), teams.all_secrets()) == ([], [])
+    assert slack.events == teams.events == list(DEFAULT_EVENTS)
+    assert WebhookTarget(name="ops", url="http://x.test/", secret="s").format == "standard"
+    message = config_error()
+    assert "notifications.webhooks.0: Value error" not in message
+    assert "a standard webhook is signed" in message
+
+
+def test_a_pagerduty_webhook_defaults_to_the_events_api_and_the_events_it_can_say() -> None:
+    hook = WebhookTarget(name="oncall", format="pagerduty", routing_key=ROUTING_KEY)
+    assert hook.url == PAGERDUTY_URL
+    assert hook.events == ["breach", "escalation", "responded", "resolved"]
+    assert ROUTING_KEY not in repr(hook)  # kept like a secret
+    eu = "https://events.eu.pagerduty.com/v2/enqueue"
+    assert WebhookTarget(name="o", format="pagerduty", routing_key=ROUTING_KEY, url=eu).url == eu
+
+
+@pytest.mark.parametrize(
+    ("hook", "key", "why"),
+    [
+        ({"format": "pagerduty"}, "routing_key", "needs the routing key"),
+        ({"format": "pagerduty", "routing_key": "short-" + "9" * 20}, "routing_key", "32 letters"),
+        ({"format": "slack", "routing_key": ROUTING_KEY}, "routing_key", "only a pagerduty"),
+        ({"routing_key": ROUTING_KEY, "secret": "s"}, "routing_key", "not standard"),
+        (
+            {"format": "pagerduty", "routing_key": ROUTING_KEY, "events": ["breach", "warning"]},
+            "events",
+            "not warning",
+        ),
+        ({"format": "sms"}, "format", "'standard', 'slack', 'teams' or 'pagerduty'"),
+        ({"format": "teams", "secret": "a", "secrets": ["b"]}, "0", "not both"),
+    ],
+)
+def test_a_bad_on_call_webhook_is_refused_naming_the_key(
+    hook: dict[str, Any], key: str, why: str
+) -> None:
+    message = config_error(**hook)
+    assert f"notifications.webhooks.0.{key}: " in message or key == "0"
+    assert why in message
+    assert "short-" not in message and ROUTING_KEY not in message  # never quoted
+
+
+def test_routing_leaves_out_a_pagerduty_target_for_events_it_cannot_say() -> None:
+    config = NotificationsConfig.model_validate(
+        {
+            "webhooks": [
+                {"name": "oncall", "format": "pagerduty", "routing_key": ROUTING_KEY},
+                {"name": "chat", "format": "slack", "url": "https://hooks.slack.test/x"},
+            ],
+            "audiences": {"team-lead": ["webhook:oncall", "webhook:chat"]},
+        }
+    )
+    routing = config.routing()
+    assert routing.only == {"webhook:oncall": list(PAGERDUTY_EVENTS)}
+    # A follow-up goes to escalation level 1's audiences: PagerDuty has no word for it.
+    assert routing.targets_for("follow_up", ["team-lead"]) == ["webhook:chat"]
+    assert routing.targets_for("escalation", ["team-lead"]) == ["webhook:oncall", "webhook:chat"]
+    assert routing.targets_for("responded") == ["webhook:oncall"]
+    assert ROUTING_KEY not in routing.model_dump_json()
+    # A ticket opened before formats existed has no `only`: it routes as it did.
+    old = Routing.model_validate({"routes": {"breach": ["webhook:ops"]}})
+    assert old.targets_for("breach") == ["webhook:ops"]
+
+
+def test_notifications_link_base_serves_links_without_an_smtp_server() -> None:
+    config = NotificationsConfig.model_validate(
+        {"link_base": "https://slaflow.example.test/", "webhooks": []}
+    )
+    assert config.pages == "https://slaflow.example.test"
+    assert config.routing().link_base == "https://slaflow.example.test"
+    older = NotificationsConfig.model_validate(notifications())
+    assert older.link_base is None and older.pages == "http://127.0.0.1:8000"

@@ -297,7 +297,9 @@ def test_outbox_holds_what_on_time_and_apply_returned_until_taken() -> None:
     warned = ticket.on_time(at(8))
     breached = ticket.apply(RESPOND, at(20))
     assert [e.kind for e in warned] == [EffectKind.WARNING]
-    assert [e.kind for e in breached] == [EffectKind.PENALTY, EffectKind.ESCALATION]
+    assert [e.kind for e in breached] == [
+        EffectKind.PENALTY, EffectKind.ESCALATION, EffectKind.RESPONDED
+    ]  # fmt: skip
     assert ticket.outbox == warned + breached
     assert ticket.take_effects() == warned + breached
     assert ticket.outbox == []

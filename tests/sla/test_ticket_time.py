@@ -198,7 +198,9 @@ def test_late_response_without_prior_check_still_breaches_with_penalty() -> None
     assert [(e.kind, e.metric, e.level, e.at, e.percent) for e in effects] == [
         (EffectKind.PENALTY, Metric.RESPONSE, 0, at(15), Decimal("2")),
         (EffectKind.ESCALATION, Metric.RESPONSE, 1, at(15), None),
+        (EffectKind.RESPONDED, Metric.RESPONSE, 0, at(20), None),  # the answer, once late
     ]
+    assert effects[1].breached_at == at(15)
     assert [(c.kind, c.metric, c.amount, c.at) for c in ticket.state.credits] == [
         ("penalty", Metric.RESPONSE, Decimal("2"), at(15))
     ]
@@ -218,6 +220,7 @@ def test_late_response_without_prior_check_on_the_shipped_policy_charges_the_bre
     assert [(e.kind, e.metric, e.at, e.percent, e.notify) for e in effects] == [
         (EffectKind.PENALTY, Metric.RESPONSE, at(60), None, []),
         (EffectKind.ESCALATION, Metric.RESPONSE, at(60), None, ["team-lead"]),
+        (EffectKind.RESPONDED, Metric.RESPONSE, at(61), None, []),
     ]
     assert ticket.state.ever_breached
     assert ticket.state.status is TicketStatus.RESPONDED

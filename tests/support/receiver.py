@@ -1,14 +1,29 @@
 """One real HTTP receiver for webhooks (and for anything else a test wants to answer GETs or POSTs):
-a ThreadingHTTPServer on 127.0.0.1 that records every request and answers scripted statuses."""
+a ThreadingHTTPServer on 127.0.0.1 that records every request and answers scripted statuses, or,
+given a `service` (tests/support/services.py), checks each body and answers as that service."""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a service answers: status, body and its content type."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "text/plain"
+
+
+# A service: the request's headers (lower case names) and body in, its answer out.
+Service = Callable[[dict[str, str], bytes], Answer]
 
 
 @dataclass(frozen=True)
@@ -18,6 +33,7 @@ class Received:
     headers: dict[str, str]  # names in lower case
     body: bytes
     status: int  # what the receiver answered
+    reply: bytes = b""  # and with what body
 
     @property
     def event_id(self) -> str:
@@ -34,6 +50,8 @@ class Receiver(AbstractContextManager["Receiver"]):
     `Receiver(500, 500, 200, per_event=True)` fails the first two deliveries of every event.
     `hang`: holds each answer until the receiver closes (slower than any client's timeout).
     `port`: 0 for a free one; `url` says where it listens. A context manager, or `close()` it.
+    `service`: while the script says 2xx (the default 200), the service checks the body and
+    answers; any other scripted status is answered as it is (an outage of the service).
     """
 
     def __init__(
@@ -43,6 +61,7 @@ class Receiver(AbstractContextManager["Receiver"]):
         hang: bool = False,
         port: int = 0,
         path: str = "/hook",
+        service: Service | None = None,
     ) -> None:
         self.path = path
         self._lock = threading.Lock()
@@ -58,13 +77,15 @@ class Receiver(AbstractContextManager["Receiver"]):
             def _handle(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 headers = {key.lower(): value for key, value in self.headers.items()}
-                status = receiver._record(self.command, self.path, headers, body)
+                answer = receiver._record(self.command, self.path, headers, body, service)
                 if hang:
                     receiver._release.wait(10)
                 try:
-                    self.send_response(status)
-                    self.send_header("Content-Length", "0")
+                    self.send_response(answer.status)
+                    self.send_header("Content-Type", answer.content_type)
+                    self.send_header("Content-Length", str(len(answer.body)))
                     self.end_headers()
+                    self.wfile.write(answer.body)
                 except OSError:
                     pass  # the client gave up waiting: what a hanging receiver is for
 
@@ -86,15 +107,25 @@ class Receiver(AbstractContextManager["Receiver"]):
             self._script = list(statuses or (200,))
             self._scripts.clear()
 
-    def _record(self, method: str, path: str, headers: dict[str, str], body: bytes) -> int:
+    def _record(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        service: Service | None,
+    ) -> Answer:
         with self._lock:
             script = self._script
             if self._per_event:
                 key = headers.get("x-slaflow-event-id", "")
                 script = self._scripts.setdefault(key, list(self._script))
             status = script.pop(0) if len(script) > 1 else script[0]
-            self._received.append(Received(method, path, headers, body, status))
-            return status
+            answer = Answer(status)
+            if service is not None and 200 <= status < 300:
+                answer = service(headers, body)
+            self._received.append(Received(method, path, headers, body, answer.status, answer.body))
+            return answer
 
     @property
     def received(self) -> list[Received]:
