@@ -112,7 +112,10 @@ async def retention_of(client: Client) -> timedelta:
 
 
 async def prepare(client: Client, settings: Settings) -> None:
-    """Everything slaflow keeps on the cluster, idempotently: `slaflow up` and `setup`."""
+    """Everything slaflow keeps on the cluster, idempotently: `slaflow up` and `setup`. The
+    search attributes too: the dev server registers its `--search-attribute`s only in a new
+    database, and a ticket started with one the cluster lacks is refused."""
+    await register_search_attributes(client)
     await set_retention(client, settings.retention)
     await ensure_schedules(client, settings)
 

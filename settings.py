@@ -5,7 +5,9 @@ Values only: the store, the archive and the Temporal client are built where a pr
 
 from __future__ import annotations
 
+import hashlib
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -106,8 +108,14 @@ class Settings(BaseSettings):
     archive_url: str | None = None
 
     @cached_property
+    def config_file(self) -> ConfigFile:
+        """The config file in force, reloaded on SIGHUP (cli.py)."""
+        return ConfigFile(self.config)
+
+    @property
     def sla_config(self) -> SlaConfig:
-        return load_config_file(self.config)
+        """The config in force now: read it where it is used, so a reload reaches it."""
+        return self.config_file.current
 
     @property
     def temporal_ui(self) -> str:
@@ -116,10 +124,25 @@ class Settings(BaseSettings):
 
 def load_config_file(path: Path) -> SlaConfig:
     """Read and validate a YAML config file; ConfigError names the file and the bad key."""
+    return read_config_file(path).config
+
+
+@dataclass(frozen=True)
+class InForce:
+    """A config and its version: the first 12 hex digits of the SHA-256 of the file's bytes."""
+
+    config: SlaConfig
+    version: str
+
+
+def read_config_file(path: Path) -> InForce:
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data: Any = yaml.safe_load(raw.decode("utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     try:
@@ -127,4 +150,27 @@ def load_config_file(path: Path) -> SlaConfig:
         check_edges(config, datetime.now(UTC))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    return config
+    return InForce(config, hashlib.sha256(raw).hexdigest()[:12])
+
+
+class ConfigFile:
+    """The config file in force. Read and validated at start; `reload` reads it again and
+    swaps the new contents in only once they validate whole, so a bad edit never reaches a
+    ticket: the old config stays, and the error names the key."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.in_force = read_config_file(path)  # fails at start, naming the key
+
+    @property
+    def current(self) -> SlaConfig:
+        return self.in_force.config
+
+    @property
+    def version(self) -> str:
+        return self.in_force.version
+
+    def reload(self) -> InForce:
+        """The new config in force; ConfigError (the old one stays) if the file is bad."""
+        self.in_force = read_config_file(self.path)  # one assignment: readers see old or new
+        return self.in_force

@@ -16,14 +16,17 @@ from activities.contracts import ContractActivities
 from activities.deliveries import DeliveryActivities
 from activities.handoff import HandOffActivities
 from activities.notify import Notifier
+from activities.repairs import RepairActivities
 from activities.sla import SlaActivities
 from settings import Settings
 from sla.notifications import NotificationsConfig
+from sla.policy import SlaConfig
 from store import Store
 from store.archive import open_archive
 from workflows.archive import ArchiveTicketWorkflow
 from workflows.contracts import AvailabilityProbeWorkflow, MonthlyStatementsWorkflow
 from workflows.delivery import DeliveryWorkflow
+from workflows.repairs import RepairPolicyWorkflow
 from workflows.ticket import TicketWorkflow
 
 # Every workflow a slaflow worker runs (and `slaflow replay` replays).
@@ -33,6 +36,7 @@ WORKFLOWS = [
     AvailabilityProbeWorkflow,
     MonthlyStatementsWorkflow,
     DeliveryWorkflow,
+    RepairPolicyWorkflow,
 ]
 
 
@@ -48,10 +52,16 @@ def hand_off_activities(client: Client) -> list[Callable[..., Any]]:
 
 
 def delivery_activities(
-    store: Store, notifications: NotificationsConfig
+    store: Store, notifications: NotificationsConfig | Callable[[], NotificationsConfig]
 ) -> list[Callable[..., Any]]:
     """Every activity a Delivery workflow calls: the send, and its state in the store."""
     return [Notifier(notifications).deliver, DeliveryActivities(store).record_delivery]
+
+
+def repair_activities(client: Client, config: Callable[[], SlaConfig]) -> list[Callable[..., Any]]:
+    """What a bulk repair calls: listing a policy's open tickets, repairing one."""
+    repairs = RepairActivities(client, config)
+    return [repairs.tickets_under, repairs.repair_ticket]
 
 
 def tuning(settings: Settings) -> dict[str, Any]:
@@ -67,7 +77,8 @@ def tuning(settings: Settings) -> dict[str, Any]:
 
 def build_worker(client: Client, settings: Settings, store: Store | None = None) -> Worker:
     store = store or Store.open(settings.database_url, settings.data_dir)
-    contracts = ContractActivities(store, settings.sla_config)
+    # Each reads the config in force when it runs: SIGHUP reloads it (cli.py).
+    contracts = ContractActivities(store, lambda: settings.sla_config)
     archive = ArchiveActivities(client, open_archive(settings.archive_url, settings.data_dir))
     return Worker(
         client,
@@ -79,7 +90,8 @@ def build_worker(client: Client, settings: Settings, store: Store | None = None)
             contracts.close_month,
             archive.archive_ticket,
             *hand_off_activities(client),
-            *delivery_activities(store, settings.sla_config.notifications),
+            *delivery_activities(store, lambda: settings.sla_config.notifications),
+            *repair_activities(client, lambda: settings.sla_config),
         ],
         # extend_calendar is a quick sync activity; sync activities need an executor.
         activity_executor=ThreadPoolExecutor(max_workers=4),

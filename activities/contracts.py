@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
@@ -19,9 +20,15 @@ log = logging.getLogger("slaflow.activities")
 
 
 class ContractActivities:
-    def __init__(self, store: Store, config: SlaConfig) -> None:
+    def __init__(self, store: Store, config: SlaConfig | Callable[[], SlaConfig]) -> None:
         self._store = store
-        self._config = config
+        self._config_source = config
+
+    @property
+    def _config(self) -> SlaConfig:
+        """The config in force now (a callable follows reloads)."""
+        source = self._config_source
+        return source() if callable(source) else source
 
     @activity.defn(name="probe_availability")
     async def probe_availability(self, check: ProbeCheck) -> ProbeOutcome:

@@ -66,15 +66,21 @@ class Notifier:
 
     def __init__(
         self,
-        config: NotificationsConfig,
+        config: NotificationsConfig | Callable[[], NotificationsConfig],
         http: httpx.AsyncClient | None = None,
         timeout: float = DELIVERY_TIMEOUT_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.config = config
+        # A callable reads the config in force at each delivery: a reload (SIGHUP) changes the
+        # URLs and secrets of deliveries already on their way too.
+        self._config = config
         self._http = http
         self._timeout = timeout
         self._clock = clock  # unix time of each attempt: `webhook-timestamp`
+
+    @property
+    def config(self) -> NotificationsConfig:
+        return self._config() if callable(self._config) else self._config
 
     async def send(self, delivery: Delivery, attempt: int = 1) -> DeliveryResult:
         """One attempt; a failing receiver gives ok False, only an unknown target raises."""

@@ -28,6 +28,7 @@ from api.routes import (
     health,
     notifications,
     policies,
+    repairs,
     reports,
     tickets,
 )
@@ -44,7 +45,7 @@ def create_app(
     """The API; give `client` and `store` to share them (tests, `slaflow up`), else it opens
     its own at startup."""
     settings = settings or Settings()
-    config = settings.sla_config  # a bad config fails here, before serving anything
+    _ = settings.config_file  # a bad config fails here, before serving anything
     keyring = Keyring.load(settings.api_keys_file) if settings.api_keys_file else None
 
     @asynccontextmanager
@@ -55,15 +56,16 @@ def create_app(
         app.state.store = store or await asyncio.to_thread(
             Store.open, settings.database_url, settings.data_dir
         )
+        # Both read the config in force at each use: SIGHUP reloads it (cli.py).
         app.state.desk = Desk(
             temporal,
-            config,
+            lambda: settings.sla_config,
             settings.task_queue,
             timedelta(seconds=settings.max_request_seconds),
             open_archive(settings.archive_url, settings.data_dir),
             app.state.store,
         )
-        app.state.notifier = Notifier(config.notifications)
+        app.state.notifier = Notifier(lambda: settings.sla_config.notifications)
         yield
 
     # With keys, the schema is for key holders too, and the browsable docs (which fetch it
@@ -95,6 +97,7 @@ def create_app(
     install_error_handlers(app)
     errors = {**ERRORS, **REFUSALS}
     app.include_router(tickets.router, responses=errors)
+    app.include_router(repairs.router, responses=errors)  # admins repair, staff read
     app.include_router(health.router, responses=errors)
     app.include_router(policies.router, responses=errors, dependencies=[STAFF])
     app.include_router(calendars.router, responses=errors, dependencies=[STAFF])

@@ -35,6 +35,7 @@ from sla.actions import REQUEST_ID_LIMIT, Action, ActionInvalid, ActionRejected,
 from sla.outcome import opening_request
 from sla.policy import SlaConfig
 from sla.priorities import Priority
+from sla.repairs import PolicyRepair, RepairProgress
 from sla.state import CommentsPage, CommentsWanted
 from sla.ticket import OpenTicket, Ticket, TicketState
 from store import Store
@@ -42,6 +43,7 @@ from store.archive import ArchiveStore
 from store.history import decoded_events, opened_with
 from store.registry import opening_request_of
 from workflows import search_attributes as sa
+from workflows.repairs import RepairPolicyWorkflow
 from workflows.ticket import REVISION, TicketWorkflow
 
 WORKFLOW_TYPE = "TicketWorkflow"
@@ -96,14 +98,14 @@ class Desk:
     def __init__(
         self,
         client: Client,
-        config: SlaConfig,
+        config: SlaConfig | Callable[[], SlaConfig],
         task_queue: str,
         timeout: timedelta,
         archive: ArchiveStore | None = None,
         store: Store | None = None,
     ) -> None:
         self.client = client
-        self.config = config
+        self._config = config  # a callable reads the config in force (reloaded on SIGHUP)
         self.task_queue = task_queue
         self.timeout = timeout
         self.archive = archive
@@ -112,6 +114,10 @@ class Desk:
         # two, never the threads the archive's reads need.
         self._registry = ThreadPoolExecutor(max_workers=2, thread_name_prefix="slaflow-registry")
         self._store_down_until = 0.0
+
+    @property
+    def config(self) -> SlaConfig:
+        return self._config() if callable(self._config) else self._config
 
     async def archived(self, ticket_id: str) -> dict[str, Any] | None:
         """A ticket's archive (every run archived so far, and its final state once it has
@@ -320,6 +326,48 @@ class Desk:
                     raise refused(f"cannot rate: the rating window closed at {when}") from None
                 raise refused(f"cannot {update}: the ticket is {state.status.value}") from None
             raise from_rpc(exc, ticket_id) from None
+
+    @bounded
+    async def start_repair(self, request: PolicyRepair) -> None:
+        """Start a bulk repair (workflows/repairs.py) under its id; the same request again
+        (an Idempotency-Key retried) finds it running, any other request for the id is 409."""
+        try:
+            await self.client.start_workflow(
+                RepairPolicyWorkflow.run,
+                request,
+                id=request.repair_id,
+                task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                static_summary=(
+                    f"{'dry run of a' if request.dry_run else ''} repair of policy {request.policy}"
+                ).strip(),
+                rpc_timeout=self.timeout,
+            )
+        except WorkflowAlreadyStartedError:
+            before = await self.repair_progress(request.repair_id)
+            if (before.policy, before.dry_run, before.reason) != (
+                request.policy,
+                request.dry_run,
+                request.reason,
+            ):
+                raise refused("repair id already used by another request") from None
+        except RPCError as exc:
+            raise from_rpc(exc) from None
+
+    @bounded
+    async def repair_progress(self, repair_id: str) -> RepairProgress:
+        """A bulk repair's progress, by its `progress` query (answered after it ended too,
+        until Temporal's retention)."""
+        handle = self.client.get_workflow_handle_for(RepairPolicyWorkflow.run, repair_id)
+        try:
+            return await handle.query(RepairPolicyWorkflow.progress, rpc_timeout=self.timeout)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise ApiError(404, f"no repair {repair_id}") from None
+            raise from_rpc(exc) from None
+        except WorkflowQueryFailedError as exc:
+            raise temporal_unavailable(f"the repair could not be read ({exc.message})") from None
 
     @bounded
     async def list(

@@ -8,10 +8,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, PlainSerializer, create_model
 
-from sla.actions import ID_PATTERN, TEXT_LIMIT, ActionKind
+from sla.actions import ID_PATTERN, REQUEST_ID_LIMIT, TEXT_LIMIT, ActionKind
 from sla.clock import SlaClock
 from sla.priorities import Priority
-from sla.ticket import TicketState, TicketStatus
+from sla.repairs import RepairProgress
+from sla.ticket import RepairRecord, TicketState, TicketStatus
 
 
 def _utc_iso(value: datetime) -> str:
@@ -38,13 +39,14 @@ SET_BY_THE_API = frozenset({"sent_by"})
 
 
 def action_body(kind: ActionKind[Any]) -> type[BaseModel]:
-    """An action's HTTP body: its model's fields but those the API sets, with the field that
+    """An action's HTTP body: its model's fields but those the API sets (`sent_by`, and the
+    kind's edge fields, resolved from the config), with the field that
     names who does it optional, since a key fills it with its own name (docs/api.md, "Access").
     Without keys the API checks the action's own model, so a name it needs is still asked for."""
     fields: dict[str, Any] = {
         name: (info.annotation, info)
         for name, info in kind.model.model_fields.items()
-        if name not in SET_BY_THE_API
+        if name not in SET_BY_THE_API and name not in kind.edge_fields
     }
     if kind.actor is not None:
         fields[kind.actor] = (
@@ -282,3 +284,173 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorOut, "description": "invalid input"},
     503: {"model": ErrorOut, "description": "Temporal unreachable or slow; retry"},
 }
+
+
+# -- repairs (api/routes/repairs.py) -------------------------------------------------------
+
+
+class RepairRequest(BaseModel):
+    """`POST /tickets/{id}/repair`: the ticket's policy re-resolved from the config in force."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    policy: str | None = Field(
+        default=None,
+        pattern=ID_PATTERN,
+        description="a policy of the config in force; by default the customer's, as the config "
+        "has it now",
+    )
+    reason: str = Field(
+        min_length=1, max_length=TEXT_LIMIT, description="why: on the ticket's timeline"
+    )
+    actor: str | None = Field(
+        default=None,
+        pattern=ID_PATTERN,
+        description="who repairs it: with keys, the admin key's own name, or whom it names",
+    )
+    request_id: str | None = Field(default=None, max_length=REQUEST_ID_LIMIT)
+
+
+class KeptBreachOut(BaseModel):
+    metric: str
+    cycle: int
+    breached_at: Time
+
+
+class ClockRepairOut(BaseModel):
+    metric: str
+    cycle: int
+    target_seconds_before: int
+    target_seconds: int
+    due_before: Time | None
+    due_at: Time | None
+    state: str
+    breached_at: Time | None
+
+
+class RepairOut(BaseModel):
+    at: Time
+    actor: str | None
+    reason: str
+    previous_policy: str
+    policy: str
+    clocks: list[ClockRepairOut]
+
+    @classmethod
+    def of(cls, record: RepairRecord) -> RepairOut:
+        return cls(
+            at=record.at,
+            actor=record.actor,
+            reason=record.reason,
+            previous_policy=record.previous,
+            policy=record.policy,
+            clocks=[
+                ClockRepairOut(
+                    metric=c.metric.value,
+                    cycle=c.cycle,
+                    target_seconds_before=int(c.target_before.total_seconds()),
+                    target_seconds=int(c.target.total_seconds()),
+                    due_before=c.due_before,
+                    due_at=c.due_at,
+                    state=c.state.value,
+                    breached_at=c.breached_at,
+                )
+                for c in record.clocks
+            ],
+        )
+
+
+class RepairedTicket(Ticket):
+    """The repaired ticket, the repair, and the breaches it kept: a repair never un-breaches."""
+
+    kept_breaches: list[KeptBreachOut]
+    repair: RepairOut
+
+    @classmethod
+    def repaired(cls, state: TicketState, record: RepairRecord) -> RepairedTicket:
+        return cls(
+            **Ticket.of(state).model_dump(),
+            kept_breaches=[KeptBreachOut(**b.model_dump()) for b in record.kept_breaches],
+            repair=RepairOut.of(record),
+        )
+
+
+class PolicyRepairRequest(BaseModel):
+    """`POST /policies/{name}/repair`: every open ticket under the policy, repaired once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(
+        min_length=1, max_length=TEXT_LIMIT, description="why: on each ticket's timeline"
+    )
+    dry_run: bool = Field(
+        default=False, description="say what each ticket's repair would do, and change nothing"
+    )
+    actor: str | None = Field(
+        default=None,
+        pattern=ID_PATTERN,
+        description="who repairs them: with keys, the admin key's own name, or whom it names",
+    )
+
+
+class RepairStarted(BaseModel):
+    repair_id: str
+    policy: str
+    dry_run: bool
+
+
+class ClockDueOut(BaseModel):
+    metric: str
+    due_before: Time | None
+    due_at: Time | None
+    state: str
+
+
+class TicketRepairOut(BaseModel):
+    ticket_id: str
+    # pending, repaired, would_repair (a dry run), skipped (under another policy by now),
+    # refused (closed, or the policy is gone), failed (Temporal did not answer in time)
+    outcome: str
+    detail: str | None
+    previous_policy: str | None
+    policy: str | None
+    clocks: list[ClockDueOut]
+    kept_breaches: list[KeptBreachOut]
+
+
+class RepairProgressOut(BaseModel):
+    repair_id: str
+    policy: str
+    dry_run: bool
+    reason: str
+    actor: str | None
+    status: Literal["listing", "repairing", "done", "failed"]
+    started_at: Time
+    finished_at: Time | None
+    detail: str | None
+    # How many tickets have each outcome so far.
+    counts: dict[str, int]
+    tickets: list[TicketRepairOut]
+
+    @classmethod
+    def of(cls, progress: RepairProgress) -> RepairProgressOut:
+        counts: dict[str, int] = {}
+        for ticket in progress.tickets:
+            counts[ticket.outcome] = counts.get(ticket.outcome, 0) + 1
+        return cls(
+            **progress.model_dump(include={"repair_id", "policy", "dry_run", "reason", "actor",
+                                           "status", "started_at", "finished_at", "detail"}),
+            counts=counts,
+            tickets=[
+                TicketRepairOut(
+                    ticket_id=t.ticket_id,
+                    outcome=t.outcome,
+                    detail=t.detail,
+                    previous_policy=t.previous,
+                    policy=t.policy,
+                    clocks=[ClockDueOut(**c.model_dump(mode="json")) for c in t.clocks],
+                    kept_breaches=[KeptBreachOut(**b.model_dump()) for b in t.kept_breaches],
+                )
+                for t in progress.tickets
+            ],
+        )  # fmt: skip

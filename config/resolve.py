@@ -105,12 +105,16 @@ def extended(calendar: Calendar, around: datetime) -> Calendar:
 
 
 def policy_snapshot(
-    config: SlaConfig, at: datetime, customer_id: str | None = None
+    config: SlaConfig, at: datetime, customer_id: str | None = None, policy: str | None = None
 ) -> PolicySnapshot:
-    """The promise a ticket opened at `at` is under: the customer's policy and contract, and
-    the policy's calendar resolved for the ticket's horizon."""
-    name = config.policy_for(customer_id) if customer_id else config.default_policy
-    calendar_name = config.calendar_for(customer_id)
+    """The promise a ticket opened at `at` is under: the customer's policy (or `policy`, for a
+    repair that names one) and contract, and the policy's calendar resolved for the ticket's
+    horizon. A policy the config lacks is a ConfigError."""
+    if policy is not None and policy not in config.policies:
+        known = ", ".join(sorted(config.policies))
+        raise ConfigError(f"no policy {policy!r} in the config in force (it has {known})")
+    name = policy or (config.policy_for(customer_id) if customer_id else config.default_policy)
+    calendar_name = config.calendar_for(customer_id, name)
     calendar = resolve_calendar(calendar_name, config.calendars.get(calendar_name), at)
     contract = config.contract_for(customer_id) if customer_id else None
     return config.snapshot(name, calendar, contract)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sla.priorities import Priority
+
+if TYPE_CHECKING:
+    from sla.policy import PolicySnapshot
 
 # Ids become parts of workflow ids and idempotency keys: keep them to a safe alphabet.
 ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
@@ -79,6 +82,22 @@ class Rate(Action):
     by: str | None = Field(default=None, pattern=ID_PATTERN)
 
 
+class Repair(Action):
+    """The ticket's promise re-resolved from the config in force (a config that was wrong when
+    it opened): the policy swapped, each running clock's due time computed again from its start
+    under the new targets and calendar. A breach that happened stays."""
+
+    # The policy asked for; None: the customer's, as the config has it now.
+    policy: str | None = Field(default=None, pattern=ID_PATTERN)
+    reason: str = Field(min_length=1, max_length=TEXT_LIMIT)
+    actor: str | None = Field(default=None, pattern=ID_PATTERN)
+    # The policy resolved for this ticket from the config in force, by the API (or a bulk
+    # repair's activity), never sent by a caller: it is in the ticket's history and journal.
+    # sla.policy imports this module (through sla.notifications): it completes the model once
+    # PolicySnapshot exists, and no snapshot can be made without it.
+    snapshot: PolicySnapshot
+
+
 class ActionRejected(Exception):
     """The ticket's state does not allow this action; the message says why (409)."""
 
@@ -113,6 +132,11 @@ class ActionKind(Generic[A]):
     actor_field: str | None = None
     # Fields only staff may set: a customer key that sets one is refused (403).
     staff_fields: tuple[str, ...] = ()
+    # Admin keys only: a change of the promise itself, not work on the ticket.
+    admin_only: bool = False
+    # Fields the API fills in from the config in force, never from a body: such an action has
+    # a route of its own (api/routes/repairs.py), which resolves them.
+    edge_fields: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.body_required:
@@ -137,6 +161,7 @@ ACTIONS: tuple[ActionKind[Any], ...] = (
         "comment", Comment, "/comments", customer_field="author", staff_fields=("internal",)
     ),
     ActionKind("rate", Rate, "/rating", customer_field="by"),
+    ActionKind("repair", Repair, "/repair", admin_only=True, edge_fields=("snapshot",)),
 )
 _KINDS: dict[type[Action], ActionKind[Any]] = {kind.model: kind for kind in ACTIONS}
 

@@ -144,6 +144,56 @@ class SlaClock(BaseModel):
         self._plan(calendar)
         return breached
 
+    def rebase(
+        self,
+        target: timedelta,
+        now: datetime,
+        calendar: Calendar,
+        paused: list[tuple[datetime, datetime]],
+    ) -> bool:
+        """A repaired policy: the clock as if it had run under `target` and `calendar` from its
+        start, the business time it ran (start to `now`, less the ticket's `paused` spans)
+        counted on `calendar`. True if that is past the target already: it breaches, dated
+        when it reached the target. A completed clock is left alone, a breached one keeps its
+        breach (only its target changes)."""
+        if self.completed:
+            return False
+        self.target = target
+        if self.state is ClockState.BREACHED:
+            return False
+        runs = self._runs(now, paused)
+        self.elapsed = sum(
+            (calendar.business_time_between(start, end) for start, end in runs), timedelta(0)
+        )
+        if self.running_since is not None:
+            self.running_since = now
+        if self.elapsed >= target:
+            reached = _reaching(target, runs, calendar)
+            self.state = ClockState.BREACHED
+            self.breached_at = reached
+            self.due_at = reached
+            return True
+        self._plan(calendar)
+        return False
+
+    def _runs(
+        self, now: datetime, paused: list[tuple[datetime, datetime]]
+    ) -> list[tuple[datetime, datetime]]:
+        """When this clock ran, from its start to `now`: the pauses taken out."""
+        runs: list[tuple[datetime, datetime]] = []
+        cursor = self.started_at
+        for start, end in paused:
+            if start >= now:
+                break
+            if end <= cursor:
+                continue
+            if start > cursor:
+                runs.append((cursor, start))
+            cursor = end
+        if cursor < now:
+            runs.append((cursor, now))
+        return runs
+
     def complete(self, now: datetime, calendar: Calendar) -> bool:
         """Stop the clock; True if it is met. A clock past its due time is breached first
         (the ticket's `on_time` has normally done that already)."""
@@ -156,3 +206,17 @@ class SlaClock(BaseModel):
         if self.state in (ClockState.RUNNING, ClockState.PAUSED):
             self.state = ClockState.MET
         return self.state is ClockState.MET
+
+
+def _reaching(
+    target: timedelta, runs: list[tuple[datetime, datetime]], calendar: Calendar
+) -> datetime:
+    """The instant within `runs` at which their business time reaches `target` (which they
+    hold in all)."""
+    remaining = target
+    for start, end in runs:
+        ran = calendar.business_time_between(start, end)
+        if remaining <= ran:
+            return min(calendar.add_business_time(start, remaining), end)
+        remaining -= ran
+    return runs[-1][1]

@@ -2,7 +2,8 @@
 store so the rules can replay it (sla/what_if.py) long after Temporal's retention.
 
 The journal keeps only what moves a clock: the opening (with the policy the ticket ran under),
-each applied action but comments and ratings, and each extension of the calendar snapshot.
+each applied action but comments and ratings (a repair with the policy it swapped in), and
+each extension of the calendar snapshot.
 What people wrote (messages, notes, reasons) stays in the history and the archive: the store
 needs none of it, and a replay never reads it.
 """
@@ -74,6 +75,8 @@ def action_entry(seq: int, at: datetime, action: Action) -> JournalEntry:
     payload: dict[str, Any] = action.model_dump(
         mode="json", exclude={"request_id", *_TEXT}, exclude_none=True
     )
+    if isinstance(payload.get("snapshot"), dict):  # a repair's policy: as the opening's, no
+        payload["snapshot"].pop("routing", None)  # routing in the store
     return JournalEntry(seq=seq, at=at, kind=kind_of(action).name, payload=payload)
 
 

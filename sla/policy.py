@@ -270,13 +270,15 @@ class SlaConfig(_Strict):
                             f"(known: {', '.join(sorted(audiences))})"
                         )
 
-    def calendar_for(self, customer_id: str | None) -> str:
+    def calendar_for(self, customer_id: str | None, policy_name: str | None = None) -> str:
+        """The customer's own calendar, else that of `policy_name` (by default the customer's
+        policy)."""
         customer = self.customers.get(customer_id) if customer_id else None
         if customer is not None and customer.calendar is not None:
             return customer.calendar
-        return self.policies[
-            self.policy_for(customer_id) if customer_id else self.default_policy
-        ].calendar
+        if policy_name is None:
+            policy_name = self.policy_for(customer_id) if customer_id else self.default_policy
+        return self.policies[policy_name].calendar
 
     def policy_for(self, customer_id: str) -> str:
         customer = self.customers.get(customer_id)
@@ -347,3 +349,9 @@ def parse_config(data: Any) -> SlaConfig:
                 message = "unknown key"
             lines.append(f"{key}: {message}")
         raise ConfigError("invalid SLA config:\n  " + "\n  ".join(lines)) from None
+
+
+# sla.actions is loaded by now (sla.notifications imports it): its Repair carries a snapshot.
+from sla import actions as _actions  # noqa: E402
+
+_actions.Repair.model_rebuild(_types_namespace={"PolicySnapshot": PolicySnapshot})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, JsonValue
 
 from sla.actions import ID_PATTERN, TEXT_LIMIT
-from sla.clock import Metric, SlaClock
+from sla.clock import ClockState, Metric, SlaClock
 from sla.journal import JournalEntry
 from sla.policy import PolicySnapshot
 from sla.priorities import Priority
@@ -48,6 +48,42 @@ class TimelineEntry(BaseModel):
     kind: str
     actor: str | None = None
     detail: dict[str, JsonValue] = {}
+
+
+class KeptBreach(BaseModel):
+    """A breach a repair left standing: a promise broken stays broken."""
+
+    metric: Metric
+    cycle: int
+    breached_at: datetime
+
+
+class ClockRepair(BaseModel):
+    """One clock as a repair found it and left it."""
+
+    metric: Metric
+    cycle: int
+    target_before: timedelta
+    target: timedelta
+    due_before: datetime | None
+    due_at: datetime | None
+    state: ClockState
+    breached_at: datetime | None = None
+
+
+class RepairRecord(BaseModel):
+    """A repair of the ticket's policy (sla/ticket.py `_repair`): what it was under, what it is
+    under now, each current clock's due time before and after, and the breaches kept."""
+
+    at: datetime
+    actor: str | None = None
+    reason: str
+    # The repair's request id, so the answer to a retried request finds its own repair.
+    request_id: str | None = None
+    previous: str
+    policy: str
+    clocks: list[ClockRepair]
+    kept_breaches: list[KeptBreach] = []
 
 
 # A ticket's comments are bounded, so its state (carried whole across continue-as-new, and the
@@ -148,6 +184,8 @@ class TicketState(BaseModel):
     followed_up_cycle: int = 0
     # Until when the current resolution may be rated (None: no ratings under this policy).
     rating_closes_at: datetime | None = None
+    # Each repair of the policy, oldest first (a handful at most in a ticket's life).
+    repairs: list[RepairRecord] = []
 
     def shown(self) -> TicketState:
         """The state as queries and Updates answer it: the last COMMENTS_SHOWN comments, so an

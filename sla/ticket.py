@@ -17,16 +17,20 @@ from sla import actions as do
 from sla.actions import ACTIONS, A, Action, ActionInvalid, ActionRejected
 from sla.calendar import Calendar
 from sla.clock import ClockState, Metric, SlaClock
+from sla.durations import format_duration
 from sla.effects import Effect, EffectKind
 from sla.policy import CUSTOMER_AUDIENCE, PolicySnapshot
 from sla.quality import QualityPolicy, RatingRecord
 from sla.state import (
     COMMENT_LIMIT,
     COMMENT_TEXT_LIMIT,
+    ClockRepair,
     CommentRecord,
     CreditRecord,
     EscalationRecord,
+    KeptBreach,
     OpenTicket,
+    RepairRecord,
     TicketState,
     TicketStatus,
     TimelineEntry,
@@ -37,6 +41,7 @@ __all__ = [
     "CreditRecord",
     "EscalationRecord",
     "OpenTicket",
+    "RepairRecord",
     "Ticket",
     "TicketState",
     "TicketStatus",
@@ -619,6 +624,115 @@ class Ticket:
                     effects += self._breached(clock)
         return effects
 
+    def _check_repair(self, action: do.Repair) -> None:
+        self._require((*_ACTIVE, TicketStatus.RESOLVED), "repair")
+        if self.state.priority not in action.snapshot.targets:
+            raise ActionInvalid(
+                f"cannot repair: policy {action.snapshot.name!r} has no targets for "
+                f"{self.state.priority.value}"
+            )
+
+    def _repair(self, action: do.Repair, now: datetime) -> list[Effect]:
+        """The policy swapped for the one resolved from the config in force, applied as a
+        priority change applies new targets, but from each clock's start: the business time it
+        ran, counted on the new calendar, against the new target. A clock already past it
+        breaches at once, dated when it reached it; a breach that happened stays."""
+        effects: list[Effect] = []
+        for clock in self.clocks:  # due under the old promise: kept (apply has done it)
+            if clock.check_breach(now):
+                effects += self._breached(clock)
+        kept = [
+            KeptBreach(metric=clock.metric, cycle=clock.cycle, breached_at=clock.breached_at)
+            for clock in (
+                self.state.response,
+                *self.state.earlier_resolutions,
+                self.state.resolution,
+            )
+            if clock.breached_at is not None
+        ]
+        before = [(clock.target, clock.due_at) for clock in self.clocks]
+        previous, new = self.state.policy, action.snapshot
+        targets = new.targets[self.state.priority]
+        self._record(
+            now,
+            "policy_repaired",
+            action.actor,
+            sent_by=action.sent_by,
+            previous=previous,
+            to=new.name,
+            previous_targets={
+                clock.metric.value: format_duration(clock.target) for clock in self.clocks
+            },
+            targets={
+                "response": format_duration(targets.response),
+                "resolution": format_duration(targets.resolution),
+            },
+            reason=action.reason,
+            kept_breaches=[
+                {
+                    "metric": b.metric.value,
+                    "cycle": b.cycle,
+                    "breached_at": b.breached_at.isoformat(),
+                }
+                for b in kept
+            ]
+            or None,
+        )
+        paused = self._waits(now)
+        self.policy = new
+        self.state.policy = new.name
+        self.state.calendar = new.calendar.name
+        self.state.timezone = new.calendar.timezone
+        for clock, target in (
+            (self.state.response, targets.response),
+            (self.state.resolution, targets.resolution),
+        ):
+            if clock.rebase(target, now, new.calendar, paused):
+                effects += self._breached(clock)
+        for clock in self.clocks:  # a breach dated in the past escalates at once
+            effects += self._escalate(clock, now)
+        if self._resolved_cycle() is not None and self.state.resolved_at is not None:
+            self.state.rating_closes_at = self.state.resolved_at + self._rating_window()
+        self.state.repairs.append(
+            RepairRecord(
+                at=now,
+                actor=action.actor,
+                reason=action.reason,
+                request_id=action.request_id,
+                previous=previous,
+                policy=new.name,
+                clocks=[
+                    ClockRepair(
+                        metric=clock.metric,
+                        cycle=clock.cycle,
+                        target_before=target_before,
+                        target=clock.target,
+                        due_before=due_before,
+                        due_at=clock.due_at,
+                        state=clock.state,
+                        breached_at=clock.breached_at,
+                    )
+                    for clock, (target_before, due_before) in zip(self.clocks, before, strict=True)
+                ],
+                kept_breaches=kept,
+            )
+        )
+        return effects
+
+    def _waits(self, now: datetime) -> list[tuple[datetime, datetime]]:
+        """When the ticket waited on the customer, from its timeline: no clock ran then."""
+        spans: list[tuple[datetime, datetime]] = []
+        since: datetime | None = None
+        for entry in self.state.timeline:
+            if entry.kind == "paused" and since is None:
+                since = entry.at
+            elif entry.kind == "resumed" and since is not None:
+                spans.append((since, entry.at))
+                since = None
+        if since is not None:
+            spans.append((since, now))
+        return spans
+
     def _check_comment(self, action: do.Comment) -> None:
         if self.state.status is TicketStatus.CLOSED:
             raise ActionRejected("cannot comment: the ticket is closed")
@@ -707,8 +821,18 @@ _RULES: dict[type[Action], _Rule[Any]] = dict(
         _rule(do.ChangeTicket, Ticket._check_change, Ticket._change),
         _rule(do.Comment, Ticket._check_comment, Ticket._comment),
         _rule(do.Rate, Ticket._check_rate, Ticket._rate),
+        _rule(do.Repair, Ticket._check_repair, Ticket._repair),
     )
 )
 # Every action in the registry has its rules, and nothing else does.
 if set(_RULES) != {kind.model for kind in ACTIONS}:
     raise ImportError("sla.actions.ACTIONS and sla.ticket._RULES name different actions")
+
+
+def repair_preview(state: TicketState, action: do.Repair, now: datetime) -> RepairRecord:
+    """What a repair would do to a ticket as it stands, without doing it (a dry run): the
+    same rule, applied to a copy."""
+    ticket = Ticket(state.model_copy(deep=True), action.snapshot)
+    ticket.check(action, now)
+    _RULES[do.Repair].apply(ticket, action, now)
+    return ticket.state.repairs[-1]

@@ -18,7 +18,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
-from sla.actions import ActionRejected
+from sla.actions import ActionRejected, Repair
 from sla.clock import ClockState, Metric, SlaClock
 from sla.effects import Effect, EffectKind
 from sla.journal import JournalEntry, TicketOpening
@@ -105,8 +105,14 @@ def replay(
             if policy is None:
                 replayed.change_calendar(calendar)
             continue
+        action = entry.action()
+        if isinstance(action, Repair):
+            if policy is not None:
+                continue  # the proposed policy is the ticket's throughout
+            repaired = action.snapshot.model_copy(update={"quality": None, "routing": None})
+            action = action.model_copy(update={"snapshot": repaired})
         try:
-            replayed.apply(entry.action(), entry.at)
+            replayed.apply(action, entry.at)
         except ActionRejected as exc:
             refused.append(
                 Refusal(

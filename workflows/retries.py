@@ -61,3 +61,14 @@ CLOSE_MONTH_TIMEOUT = timedelta(minutes=10)
 PROBE = RetryPolicy(maximum_attempts=3)
 # Beyond the check's own HTTP timeout.
 PROBE_SLACK = timedelta(seconds=10)
+
+# A bulk repair's activities talk to Temporal only; bounded, so a ticket that cannot be
+# reached is reported `failed` and the repair goes on. A killed worker's attempt is retried
+# after the timeout, and applies once (the ticket dedups the request id).
+REPAIR = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=6,
+)
+REPAIR_TIMEOUT = timedelta(seconds=20)

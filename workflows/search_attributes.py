@@ -24,6 +24,8 @@ RESOLUTION_DUE_AT = SearchAttributeKey.for_datetime("ResolutionDueAt")
 ESCALATION_LEVEL = SearchAttributeKey.for_int("EscalationLevel")
 # Records (effects, and the outcome as one) waiting for the store: >0 only in a store outage.
 RECORDS_PENDING = SearchAttributeKey.for_int("SlaRecordsPending")
+# The policy a ticket runs under, by name: what a bulk repair looks for (workflows/repairs.py).
+TICKET_POLICY = SearchAttributeKey.for_keyword("TicketPolicy")
 
 ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     TICKET_STATUS,
@@ -34,6 +36,7 @@ ALL_KEYS: tuple[SearchAttributeKey[Any], ...] = (
     RESOLUTION_DUE_AT,
     ESCALATION_LEVEL,
     RECORDS_PENDING,
+    TICKET_POLICY,
 )
 
 IndexValues = dict[str, str | bool | int | datetime | None]
@@ -54,6 +57,7 @@ def index_values(state: TicketState, records_pending: int = 0) -> IndexValues:
         RESOLUTION_DUE_AT.name: _running_due(state.resolution),
         ESCALATION_LEVEL.name: state.escalation_level,
         RECORDS_PENDING.name: records_pending,
+        TICKET_POLICY.name: state.policy,
     }
 
 
@@ -62,9 +66,21 @@ def indexed_at_start(attributes: TypedSearchAttributes) -> IndexValues:
     return {key.name: attributes.get(key) for key in ALL_KEYS}
 
 
-def index_updates(new: IndexValues, old: IndexValues | None) -> list[SearchAttributeUpdate[Any]]:
+def kept_keys(started_with: TypedSearchAttributes) -> tuple[SearchAttributeKey[Any], ...]:
+    """The attributes a ticket keeps current: all, but TicketPolicy only where its starter set
+    it. A ticket started before it existed issues no upsert for it, so its history replays."""
+    return tuple(
+        key for key in ALL_KEYS if key is not TICKET_POLICY or started_with.get(key) is not None
+    )
+
+
+def index_updates(
+    new: IndexValues,
+    old: IndexValues | None,
+    keys: tuple[SearchAttributeKey[Any], ...] = ALL_KEYS,
+) -> list[SearchAttributeUpdate[Any]]:
     updates: list[SearchAttributeUpdate[Any]] = []
-    for key in ALL_KEYS:
+    for key in keys:
         value = new[key.name]
         if old is not None and old.get(key.name) == value:
             continue

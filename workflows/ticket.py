@@ -32,11 +32,13 @@ with workflow.unsafe.imports_passed_through():
     from sla.ticket import OpenTicket, Ticket, TicketState
     from workflows import retries
     from workflows.search_attributes import (
+        ALL_KEYS,
         TICKET_STATUS,
         IndexValues,
         index_updates,
         index_values,
         indexed_at_start,
+        kept_keys,
     )
 
 # A calendar snapshot is extended this long before its horizon (400 days) runs out.
@@ -94,6 +96,7 @@ class TicketWorkflow:
         self._in_flight: list[asyncio.Task[None]] = []
         self._indexing = False
         self._indexed: IndexValues | None = None
+        self._index_keys = ALL_KEYS
         self._recorded: TicketOutcome | None = None
         # Records the store has not taken yet, and the activity writing them (docs/design.md).
         self._pending: TicketChanges | None = new.pending
@@ -126,6 +129,7 @@ class TicketWorkflow:
         self._indexing = started_with.get(TICKET_STATUS) is not None
         if self._indexing:
             self._indexed = indexed_at_start(started_with)
+            self._index_keys = kept_keys(started_with)
         if self._pending is not None:
             self._write_pending()  # carried over by continue-as-new
         self._continue_suggested = workflow.info().is_continue_as_new_suggested()
@@ -340,7 +344,7 @@ class TicketWorkflow:
             return
         waiting = 0 if self._pending is None else len(self._pending.effects) + 1
         values = index_values(self._ticket.state, waiting)
-        updates = index_updates(values, self._indexed)
+        updates = index_updates(values, self._indexed, self._index_keys)
         if updates:
             workflow.upsert_search_attributes(updates)
         self._indexed = values

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import DeskDep, StoreDep
+from api.deps import DeskDep, SettingsDep, StoreDep
 from api.errors import ApiError
 
 # The window is read as reports read theirs: one parser of dates and times for both.
@@ -30,8 +30,11 @@ LONGEST_WINDOW = timedelta(days=400)
 
 
 @router.get("/policies")
-async def policies(desk: DeskDep) -> dict[str, Any]:
-    config = desk.config
+async def policies(settings: SettingsDep) -> dict[str, Any]:
+    """The policies in force, and the version of the config file they come from (it changes
+    when a SIGHUP reloads a changed file)."""
+    in_force = settings.config_file.in_force  # config and version from one read
+    config = in_force.config
     out: dict[str, Any] = {}
     for name, policy in config.policies.items():
         out[name] = {
@@ -53,7 +56,7 @@ async def policies(desk: DeskDep) -> dict[str, Any]:
             "credits": None if policy.credits is None else policy.credits.model_dump(mode="json"),
             "auto_close_after": format_duration(policy.auto_close_after),
         }
-    return {"default_policy": config.default_policy, "policies": out}
+    return {"version": in_force.version, "default_policy": config.default_policy, "policies": out}
 
 
 class WhatIfRequest(BaseModel):

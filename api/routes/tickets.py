@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import STAFF, Principal, PrincipalDep, Role
+from api.auth import ADMIN_ONLY, STAFF, Principal, PrincipalDep, Role
 from api.deps import DeskDep
 from api.desk import Desk, scoped_request_id, workflow_id
 from api.errors import ApiError, from_rpc, not_found, temporal_unavailable
@@ -183,7 +183,9 @@ def _add_action_route(kind: ActionKind[Any]) -> None:
         methods=[kind.method],
         name=kind.name,
         response_model=Ticket,
-        dependencies=[] if kind.customer_field is not None else [STAFF],
+        dependencies=(
+            [ADMIN_ONLY] if kind.admin_only else [] if kind.customer_field is not None else [STAFF]
+        ),
     )
 
 
@@ -220,7 +222,8 @@ def _action(kind: ActionKind[Any], fields: dict[str, Any]) -> Action:
 
 
 for _kind in ACTIONS:
-    _add_action_route(_kind)
+    if not _kind.edge_fields:  # those the API resolves have routes of their own (repairs.py)
+        _add_action_route(_kind)
 
 
 def _comment_offset(page_token: str) -> int:

@@ -29,6 +29,7 @@ from sla.actions import (
     Pause,
     Rate,
     Reopen,
+    Repair,
     Resolve,
     Respond,
     Resume,
@@ -284,6 +285,46 @@ async def rated_and_followed_up() -> WorkflowHistory:
         return await handle.fetch_history()
 
 
+async def repaired_policy() -> WorkflowHistory:
+    """On a dev server with search attributes: opened under a 1h response target, repaired
+    (the `repair` Update) to a policy of 2s, which breaches it at once, dated 2 s after it
+    opened, escalates and credits it; visibility follows the new policy; then worked."""
+    config = parse_config(
+        {
+            "default_policy": "standard",
+            "customers": {"acme": {"monthly_fee": 10000, "currency": "EUR"}},
+            "notifications": {
+                "webhooks": [{"name": "ops", "url": HOOK, "secret": "x", "events": ["breach"]}]
+            },
+            "policies": {
+                name: {
+                    "targets": {p: {"response": response, "resolution": "1h"} for p in Priority},
+                    "credits": {"response_breach": {"P1": "2%"}},
+                }
+                for name, response in (("standard", "1h"), ("urgent", "2s"))
+            },
+        }
+    )
+    async with stack(indexed=True, notifications=config.notifications) as (_, client):
+        now = datetime.now(UTC)
+        new = new_ticket(policy_snapshot(config, now, "acme"), ticket_id="repaired", opened_at=now)
+        handle = await client.start_workflow(
+            TicketWorkflow.run,
+            new,
+            id="ticket-repaired",
+            task_queue=QUEUE,
+            search_attributes=initial_search_attributes(Ticket.open(new, now).state),
+        )
+        await asyncio.sleep(3)
+        snapshot = policy_snapshot(config, now, "acme", "urgent")
+        await act(handle, Repair(policy="urgent", reason="the contract says 2s", snapshot=snapshot))
+        await act(handle, Respond(agent_id="alice"))
+        await act(handle, Resolve(agent_id="alice"))
+        await act(handle, Close())
+        await handle.result()
+        return await handle.fetch_history()
+
+
 SCENARIOS: dict[str, Callable[[], Awaitable[WorkflowHistory]]] = {
     "met-in-time": met_in_time,
     "store-outage": store_outage,
@@ -292,6 +333,7 @@ SCENARIOS: dict[str, Callable[[], Awaitable[WorkflowHistory]]] = {
     "contract-credits": contract_credits,
     "indexed-every-action": indexed_every_action,
     "rated-and-followed-up": rated_and_followed_up,
+    "repaired-policy": repaired_policy,
 }
 
 

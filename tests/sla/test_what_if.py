@@ -21,6 +21,7 @@ from sla.actions import (
     Comment,
     Pause,
     Reopen,
+    Repair,
     Resolve,
     Respond,
     Resume,
@@ -137,6 +138,19 @@ actions = st.sampled_from(
         ChangeTicket(priority=Priority.P1),
         ChangeTicket(priority=Priority.P3),
         ChangeTicket(assignee="carol"),
+        # The promise repaired mid-ticket: tighter on office hours, looser around the clock.
+        Repair(
+            reason="config fixed",
+            snapshot=policy(
+                targets={p: {"response": "5m", "resolution": "30m"} for p in Priority}
+            ).model_copy(update={"name": "tight", "calendar": OFFICE, "contract": ACME}),
+        ),
+        Repair(
+            reason="config fixed",
+            snapshot=policy(
+                targets={p: {"response": "1h", "resolution": "8h"} for p in Priority}
+            ).model_copy(update={"name": "loose", "contract": ACME}),
+        ),
     ]
 )
 

@@ -53,6 +53,11 @@ ROWS: list[Row] = [
     ("resume", "POST", T + "/resume", {}, ("pause",), (200, 200, 403, 403)),
     ("close", "POST", T + "/close", {}, ("resolve",), (200, 200, 403, 403)),
     ("patch", "PATCH", T, {"assignee": "bob"}, (), (200, 200, 403, 403)),
+    # Repairs change the promise itself: admins only; staff follow a bulk repair.
+    ("repair", "POST", T + "/repair", {"reason": "config fixed"}, (), (200, 403, 403, 403)),
+    ("repair-policy", "POST", "/policies/standard/repair", {"reason": "drill", "dry_run": True},
+     (), (202, 403, 403, None)),
+    ("repair-progress", "GET", "/repairs/repair-" + "0" * 32, None, (), (404, 404, 403, None)),
     ("policies", "GET", "/policies", None, (), (200, 200, 403, None)),
     ("what-if", "POST", "/policies/what-if",
      {"from": "2001-01-01", "to": "2001-01-31", "policy": "standard"}, (), (200, 200, 403, None)),
@@ -81,8 +86,9 @@ CALLERS = {"admin": "admin", "agent": "agent", "mine": "acme", "theirs": "acme"}
 
 
 def with_tickets(row: Row) -> bool:
-    """The row opens, lists or acts on tickets: only a real worker answers it."""
-    return "{tid}" in row[2] or row[0] in ("open", "list")
+    """The row opens, lists or acts on tickets (a bulk repair too): only a real worker answers
+    it."""
+    return "{tid}" in row[2] or row[0] in ("open", "list", "repair-policy", "repair-progress")
 
 
 def role_cases(rows: list[Row]) -> list[Any]:

@@ -132,6 +132,10 @@ class Processes:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
 
+    def send(self, command: str, sig: signal.Signals) -> None:
+        """A signal to a running process (SIGHUP: reload the config file)."""
+        self.running[command].send_signal(sig)
+
     def kill_all(self) -> None:
         for command in list(self.running):
             self.kill(command)

@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +32,17 @@ from sla.notifications import (
     delivery_id,
     delivery_workflow_id,
 )
-from sla.policy import PolicySnapshot
+from sla.policy import PolicySnapshot, SlaConfig
 from sla.priorities import Priority
 from sla.schedules import ArchiveRequest, archive_workflow_id
-from sla.ticket import OpenTicket, TicketState
+from sla.ticket import OpenTicket, Ticket, TicketState
 from store import Store
 from store.archive import Archive
-from worker import delivery_activities, ticket_activities
+from worker import delivery_activities, repair_activities, ticket_activities
 from workflows.archive import ArchiveTicketWorkflow
 from workflows.delivery import DeliveryWorkflow
+from workflows.repairs import RepairPolicyWorkflow
+from workflows.search_attributes import initial_search_attributes
 from workflows.ticket import REVISION, TicketWorkflow
 
 # Tickets opened per task queue, so the worker context can clean up after its test.
@@ -55,18 +57,22 @@ async def ticket_worker(
     task_queue: str,
     store: Store,
     notifications: NotificationsConfig | None = None,
+    config: Callable[[], SlaConfig] | None = None,
 ) -> AsyncIterator[Worker]:
     """A worker for the test; tickets it leaves open are terminated when it stops.
 
     On the time-skipping server a ticket left running without a worker holds a workflow task
-    open forever, and that stalls time (and updates) for every later test.
+    open forever, and that stalls time (and updates) for every later test. With `config` (the
+    config in force), it runs bulk repairs too.
     """
+    repairs = repair_activities(client, config) if config is not None else []
     async with Worker(
         client,
         task_queue=task_queue,
-        workflows=[TicketWorkflow, ArchiveTicketWorkflow, DeliveryWorkflow],
+        workflows=[TicketWorkflow, ArchiveTicketWorkflow, DeliveryWorkflow, RepairPolicyWorkflow],
         activities=[
             *ticket_activities(store),
+            *repairs,
             *_archiving(client),
             *delivery_activities(store, notifications or NotificationsConfig()),
             _TrackedHandOff(client).start_deliveries,
@@ -139,13 +145,20 @@ async def open_ticket(
     priority: Priority = Priority.P1,
     opened_at: datetime | None = None,
     revision: int = REVISION,
+    indexed: bool = False,
 ) -> WorkflowHandle[TicketWorkflow, TicketState]:
+    """A ticket started as the API starts it; `indexed`, with its search attributes (a dev
+    server's: the time-skipping one has none)."""
     new = new_ticket(policy, priority=priority, opened_at=opened_at, revision=revision)
+    attributes = None
+    if indexed:
+        attributes = initial_search_attributes(Ticket.open(new, datetime.now(UTC)).state)
     handle = await client.start_workflow(
         TicketWorkflow.run,
         new,
         id=f"ticket-{new.ticket_id}",
         task_queue=task_queue,
+        search_attributes=attributes,
     )
     _opened.setdefault(task_queue, []).append(handle)
     # The time-skipping server can lose an Update that races the first workflow task;
