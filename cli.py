@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import uvicorn
 import yaml
@@ -516,7 +516,28 @@ def serve_api_processes(settings: Settings) -> None:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """The `slaflow` command. It leaves without the interpreter's teardown: Temporal's Rust
+    runtime keeps threads that may take the GIL while CPython finalizes, which aborts a
+    finished command with SIGABRT (exit 134, "PyGILState_Release: thread state ... must be
+    current", temporalio/sdk-python#300). Everything it started is closed by then: servers,
+    workers and subprocesses end inside the command, and the streams are flushed here."""
+    try:
+        _main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    else:
+        code = 0
+    if isinstance(code, str):  # SystemExit("slaflow: ...") prints its message, exits 1
+        print(code, file=sys.stderr)
+        code = 1
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
+
+
+def _main(argv: Sequence[str] | None) -> None:
     configure_logging()
     args = _parser().parse_args(argv)
     try:
