@@ -132,12 +132,28 @@ def _comparable(outcome: TicketOutcome) -> dict[str, object]:
 def reproduces(ticket: JournaledTicket) -> bool:
     """Replaying the entries its outcome reflects, up to the outcome's time, under the policy
     it ran under gives the store's outcome again."""
+    return why_not_reproduced(ticket) is None
+
+
+def why_not_reproduced(ticket: JournaledTicket) -> str | None:
+    """None when the ticket reproduces; else what differs, for the one who must find out why."""
     if not ticket.complete:
-        return False
+        seqs = [entry.seq for entry in ticket.entries]
+        return f"journal incomplete: entries {seqs} of {ticket.journaled}"
     replayed = replay(ticket, ticket.as_of)
-    return not replayed.refused and _comparable(outcome_of(replayed.state)) == _comparable(
-        ticket.outcome
-    )
+    if replayed.refused:
+        refusals = [(r.action, r.at.isoformat(), r.reason) for r in replayed.refused]
+        return f"replay refused {refusals}"
+    again, kept = _comparable(outcome_of(replayed.state)), _comparable(ticket.outcome)
+    differing = {
+        key: {"stored": kept.get(key), "replayed": again.get(key)}
+        for key in sorted(kept.keys() | again.keys())
+        if kept.get(key) != again.get(key)
+    }
+    if not differing:
+        return None
+    kinds = [(entry.seq, entry.kind, entry.at.isoformat()) for entry in ticket.entries]
+    return f"as of {ticket.as_of.isoformat()}, entries {kinds}: {differing}"
 
 
 def verdict(state: TicketState, metric: Metric) -> Verdict:

@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from cli import open_store
 from settings import Settings
-from sla.what_if import reproduces
+from sla.what_if import why_not_reproduced
 from store import Store
 from tests.support.http import API_CONFIG, serve
 from tests.support.ports import free_port
@@ -46,8 +46,8 @@ def assert_reproduced(store: Store) -> None:
     the store's outcome again (docs/what-if.md): what a what-if's comparison stands on. Each is
     compared at its outcome's time, so tickets still running meanwhile do not matter."""
     tickets, _ = store.journaled_tickets(*EVER)
-    missed = [t.opening.ticket_id for t in tickets if not reproduces(t)]
-    assert missed == [], f"{len(missed)} of {len(tickets)} tickets not reproduced: {missed}"
+    missed = {t.opening.ticket_id: why for t in tickets if (why := why_not_reproduced(t))}
+    assert missed == {}, f"{len(missed)} of {len(tickets)} tickets not reproduced: {missed}"
 
 
 @pytest.fixture(scope="session")
