@@ -1,4 +1,4 @@
-"""Access: API keys with roles (admin, agent, customer), from a YAML keys file.
+"""Access: API keys with roles (admin, agent, customer, integration), from a YAML keys file.
 
 Keys are compared in constant time (as SHA-256 digests, against every key, so neither the
 match nor its position leaks through timing) and never logged. Without a keys file the
@@ -18,7 +18,7 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from api.errors import ApiError
-from sla.actions import ID_PATTERN
+from sla.actions import ACTIONS, ID_PATTERN
 from sla.policy import ConfigError
 
 
@@ -26,6 +26,15 @@ class Role(StrEnum):
     ADMIN = "admin"
     AGENT = "agent"
     CUSTOMER = "customer"
+    # A help desk's connector or a backfill: opens tickets for any customer and acts on them,
+    # with the times they happened (`at`), and nothing else (docs/api.md, "Access").
+    INTEGRATION = "integration"
+
+
+# What an integration key may do: the routes' names (api/routes/tickets.py).
+INTEGRATION_ROUTES = frozenset(
+    {"open_ticket", "get_ticket", *(kind.name for kind in ACTIONS if not kind.admin_only)}
+)
 
 
 class ApiKey(BaseModel):
@@ -71,7 +80,13 @@ class Principal(BaseModel):
         return self.role is not Role.CUSTOMER
 
     def sees(self, customer_id: str) -> bool:
-        return self.staff or self.customer_id == customer_id
+        return self.staff or self.role is Role.INTEGRATION or self.customer_id == customer_id
+
+    @property
+    def speaks_for_others(self) -> bool:
+        """Records actions as whom it names (an admin for an agent, an integration for the
+        source desk's people) and dates them (`at`); other keys act as themselves, now."""
+        return self.role in (Role.ADMIN, Role.INTEGRATION)
 
 
 ANONYMOUS = Principal(name="anonymous", role=Role.ADMIN, keyed=False)
@@ -119,6 +134,12 @@ def current_principal(request: Request) -> Principal:
     principal = keyring.identify(presented.strip()) if scheme.lower() == "bearer" else None
     if principal is None:
         raise ApiError(401, "a valid API key is needed: Authorization: Bearer <key>")
+    if principal.role is Role.INTEGRATION:
+        route = request.scope.get("route")
+        if getattr(route, "name", None) not in INTEGRATION_ROUTES:
+            raise ApiError(
+                403, "an integration key opens tickets and acts on them, and does nothing else"
+            )
     return principal
 
 
@@ -137,4 +158,6 @@ def allow(*roles: Role) -> Any:
 
 
 STAFF = allow(Role.ADMIN, Role.AGENT)
+# Who works tickets: staff, and the integrations that relay the desk's staff.
+WORKERS = allow(Role.ADMIN, Role.AGENT, Role.INTEGRATION)
 ADMIN_ONLY = allow(Role.ADMIN)

@@ -158,18 +158,24 @@ class Desk:
             if final is not None:
                 return await self._again(ticket_id, request, _fingerprint(final.get("opened_with")))
         now = datetime.now(UTC)
+        # Opened when the source desk says (`at`, checked by the route), never after now.
+        opened_at = now if body.at is None else min(body.at, now)
         new = OpenTicket(
             ticket_id=ticket_id,
             customer_id=body.customer_id,
             title=body.title,
             description=body.description,
             priority=body.priority,
-            policy=policy_snapshot(self.config, now, body.customer_id),
-            opened_at=now,
+            policy=policy_snapshot(self.config, opened_at, body.customer_id),
+            opened_at=opened_at,
+            received_at=None if opened_at == now else now,
             revision=REVISION,
         )
-        # The workflow computes the same state from the same input: no query round trip.
-        state = Ticket.open(new, now).state
+        # The workflow computes the same state from the same input, and applies what came due
+        # since `at` first (a ticket opened long ago may be breached already): no query.
+        opened = Ticket.open(new, now)
+        opened.on_time(now)
+        state = opened.state
         try:
             await self.client.start_workflow(
                 TicketWorkflow.run,

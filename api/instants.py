@@ -4,7 +4,7 @@ arithmetic never steps past year 1 or 9999 into an OverflowError (a 500)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime
@@ -32,3 +32,25 @@ def day_in_range(value: date) -> date:
 
 # An aware datetime in range: a query parameter or body field of this type is 422 otherwise.
 Instant = Annotated[AwareDatetime, AfterValidator(in_range)]
+
+
+# How far the time an event happened (`at`, docs/api.md "Event times") may be from ours: a
+# sender's clock a little ahead, and a backfill or a help desk's late webhook at most this far
+# back (a clock started long ago would only report breaches nobody can act on any more).
+EVENT_SKEW = timedelta(seconds=5)
+EVENT_HORIZON = timedelta(days=30)
+
+
+def event_time_problem(at: datetime, now: datetime) -> str | None:
+    """Why `at` cannot be an event's time at `now`, or None."""
+    if at > now + EVENT_SKEW:
+        return (
+            f"at {at.isoformat()} is in the future (it is {now.isoformat()} here; "
+            f"{EVENT_SKEW.seconds} s of clock skew are allowed)"
+        )
+    if at < now - EVENT_HORIZON:
+        return (
+            f"at {at.isoformat()} is more than {EVENT_HORIZON.days} days back "
+            f"(it is {now.isoformat()} here)"
+        )
+    return None

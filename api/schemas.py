@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, PlainSerializer, create_model
 
+from api.instants import Instant
 from sla.actions import ID_PATTERN, REQUEST_ID_LIMIT, TEXT_LIMIT, ActionKind
 from sla.clock import SlaClock
 from sla.priorities import Priority
@@ -32,6 +33,14 @@ class TicketCreate(BaseModel):
     customer_id: str = Field(pattern=ID_PATTERN)
     description: str | None = Field(default=None, max_length=TEXT_LIMIT)
     ticket_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    at: Instant | None = Field(
+        default=None,
+        description=(
+            "when it was opened in the source system (ISO 8601 with offset; admin and "
+            "integration keys only): at most 30 days back, not in the future. Its clocks "
+            "start then"
+        ),
+    )
 
 
 # What the API stamps on an action itself, from the caller's key: a body that sends it is 422.
@@ -48,6 +57,7 @@ def action_body(kind: ActionKind[Any]) -> type[BaseModel]:
         for name, info in kind.model.model_fields.items()
         if name not in SET_BY_THE_API and name not in kind.edge_fields
     }
+    fields["at"] = (Instant | None, fields["at"][1])  # a time Python can do arithmetic on
     if kind.actor is not None:
         fields[kind.actor] = (
             str | None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from sla.priorities import Priority
 
@@ -28,6 +28,18 @@ class Action(BaseModel):
     # The API key that sent it, set by the API alone (never from a body): an admin acting for
     # the agent its body names shows on the timeline as "ops for alice" (docs/api.md, "Access").
     sent_by: str | None = Field(default=None, pattern=ID_PATTERN)
+    # When it really happened in the desk it came from (a help desk's webhook arrives late, a
+    # backfill is days late): the clocks stop and start at this time, not when slaflow heard
+    # of it. Only admin and integration keys send it; never before the ticket's last recorded
+    # event (docs/api.md, "Event times").
+    at: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "when it happened in the source system (ISO 8601 with offset; admin and "
+            "integration keys only): at most 30 days back, not before the ticket's last "
+            "recorded event, not in the future"
+        ),
+    )
 
 
 class Respond(Action):

@@ -133,6 +133,9 @@ class OpenTicket(BaseModel):
     policy: PolicySnapshot
     # When the customer opened it; the workflow's start time when not given.
     opened_at: datetime | None = None
+    # When slaflow heard of it, given only when that is not `opened_at`: a ticket opened with
+    # the time it really opened in the source desk (`at`) shows both on its timeline.
+    received_at: datetime | None = None
     # The state carried over by continue-as-new.
     carried: TicketState | None = None
     # Records the store has not taken yet, carried over by continue-as-new (docs/design.md).

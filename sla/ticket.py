@@ -111,7 +111,8 @@ class Ticket:
                     at=at,
                     kind="opened",
                     actor=new.customer_id,
-                    detail={"priority": new.priority.value, "policy": new.policy.name},
+                    detail={"priority": new.priority.value, "policy": new.policy.name}
+                    | _received(new.received_at),
                 )
             ],
         )
@@ -144,6 +145,18 @@ class Ticket:
         if self.closed and (window_end := self._rating_window_end()) is not None:
             moments.append(window_end)
         return min(moments, default=None)
+
+    @property
+    def last_event_at(self) -> datetime:
+        """The time of the latest thing recorded on the ticket that counts: an action, a
+        breach, an escalation. An action dated earlier (`at`) would rewrite what was charged
+        and escalated."""
+        return max(
+            [
+                self.state.updated_at,
+                *(e.at for e in self.state.timeline if e.kind not in _DATES_NOTHING),
+            ]
+        )
 
     def finished(self, now: datetime) -> bool:
         """Closed, and nothing of quality still to wait for: the run may end. A closed ticket
@@ -377,21 +390,38 @@ class Ticket:
         if self.seen(action):
             return
         self._checked_at = now or self.state.updated_at
+        self._check_time(action, self._checked_at)
         _RULES[type(action)].check(self, action)
 
-    def apply(self, action: Action, now: datetime) -> list[Effect]:
-        """Check and apply an action; a repeated request id is a no-op.
+    def _check_time(self, action: Action, at: datetime) -> None:
+        if action.at is not None and at < (last := self.last_event_at):
+            raise ActionInvalid(
+                f"at {at.isoformat()} is before the ticket's last recorded event "
+                f"({last.isoformat()}): events are applied in the order they happened"
+            )
+
+    def apply(
+        self, action: Action, now: datetime, received_at: datetime | None = None
+    ) -> list[Effect]:
+        """Check and apply an action at `now`, when it happened; a repeated request id is a
+        no-op. `received_at`, when slaflow heard of it, if later (an action sent with `at`):
+        its timeline entries show both.
 
         What came due before `now` is applied first: an answer that arrives after its
         deadline, before the timer loop woke, still finds the clock breached and charged.
         """
         if self.seen(action):
             return []
+        self._check_time(action, now)
         due = self.on_time(now)
         rule = _RULES[type(action)]
         self._checked_at = now
         rule.check(self, action)
+        recorded = len(self.state.timeline)
         effects = rule.apply(self, action, now)
+        if received_at is not None and received_at != now:
+            for entry in self.state.timeline[recorded:]:
+                entry.detail |= _received(received_at)
         self.outbox += effects
         self._remember(action, now)
         return due + effects
@@ -783,6 +813,18 @@ class Ticket:
                 detail={k: v for k, v in detail.items() if v is not None},
             )
         )
+
+
+# Timeline entries an action dated before them may still follow: a warning changes no money
+# and no verdict (an answer dated before it only makes it a false alarm), and a delivery that
+# gave up is our plumbing, not the ticket's story. A help desk's webhook that comes a minute
+# late, after a warning went out, must still count.
+_DATES_NOTHING = frozenset({"warned", "delivery_failed"})
+
+
+def _received(at: datetime | None) -> dict[str, JsonValue]:
+    """The timeline detail of an event slaflow heard of after it happened."""
+    return {} if at is None else {"received_at": at.isoformat()}
 
 
 def _later(at: datetime, delta: timedelta) -> datetime | None:

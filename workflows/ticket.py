@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -369,7 +369,7 @@ class TicketWorkflow:
 
     def _validate(self, action: Action) -> None:
         try:
-            self._ticket.check(action, workflow.now())
+            self._ticket.check(action, _when(action))
         except ActionRejected as exc:
             raise _rejected(exc) from None
 
@@ -382,15 +382,16 @@ class TicketWorkflow:
 
     def _act(self, action: Action) -> TicketState:
         repeated = self._ticket.seen(action)
+        when = _when(action)
         if not repeated:  # time is applied first, even to an action then refused
-            self._applied_at = max(self._applied_at, workflow.now())
+            self._applied_at = max(self._applied_at, when)
         try:
-            self._ticket.apply(action, workflow.now())
+            self._ticket.apply(action, when, received_at=workflow.now())
         except ActionRejected as exc:
             # Another update changed the ticket between this one's validation and its turn.
             raise _rejected(exc) from None
         if not repeated and journaled(action):
-            self._journal.append(action_entry(self._next_entry, workflow.now(), action))
+            self._journal.append(action_entry(self._next_entry, when, action))
         self._changed = True
         return self._ticket.state.shown()
 
@@ -398,6 +399,13 @@ class TicketWorkflow:
     def _next_entry(self) -> int:
         """The next journal entry's number: after every one made before, recorded or not."""
         return self._journaled + len(self._journal)
+
+
+def _when(action: Action) -> datetime:
+    """When an action happened: its `at` (the source desk's time, checked by the API), never
+    later than the workflow's now, which a clock skew of the sender's may put it past."""
+    now = workflow.now()
+    return now if action.at is None else min(action.at, now)
 
 
 # The failures the store raises that no retry will fix (workflows/retries.py).

@@ -7,6 +7,7 @@ import base64
 import binascii
 import hashlib
 import inspect
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
@@ -14,10 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import ADMIN_ONLY, STAFF, Principal, PrincipalDep, Role
+from api.auth import ADMIN_ONLY, WORKERS, Principal, PrincipalDep, Role
 from api.deps import DeskDep
 from api.desk import Desk, scoped_request_id, workflow_id
 from api.errors import ApiError, from_rpc, not_found, temporal_unavailable
+from api.instants import event_time_problem
 from api.schemas import (
     CommentOut,
     CommentPage,
@@ -65,6 +67,8 @@ async def open_ticket(
 ) -> Ticket:
     if not principal.sees(body.customer_id):
         raise ApiError(403, "a customer key opens tickets for its own customer_id only")
+    if body.at is not None:
+        check_event_time(principal, body.at)
     state, created = await desk.open(body, idempotency_key, principal)
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -145,10 +149,12 @@ def _add_action_route(kind: ActionKind[Any]) -> None:
         key: str | None = None,
     ) -> Ticket:
         fields = body.model_dump(exclude_none=True) if body is not None else {}
-        if not principal.staff:
+        if principal.role is Role.CUSTOMER:
             if staff_only := [f for f in kind.staff_fields if fields.get(f)]:
                 raise ApiError(403, f"a customer key may not set {', '.join(staff_only)}")
             await readable(desk, principal, ticket_id)
+        if (at := fields.get("at")) is not None:
+            check_event_time(principal, at)
         fields |= _sender(kind, principal, fields)
         if (request_id := fields.get("request_id", key)) is not None and principal.keyed:
             # Each key's own: the ticket remembers, and Temporal dedups the Update by, this id.
@@ -184,20 +190,38 @@ def _add_action_route(kind: ActionKind[Any]) -> None:
         name=kind.name,
         response_model=Ticket,
         dependencies=(
-            [ADMIN_ONLY] if kind.admin_only else [] if kind.customer_field is not None else [STAFF]
+            [ADMIN_ONLY]
+            if kind.admin_only
+            else []
+            if kind.customer_field is not None
+            else [WORKERS]
         ),
     )
 
 
+def check_event_time(principal: Principal, at: datetime) -> None:
+    """`at` (docs/api.md, "Event times"): from a key that may date events, and a time that
+    can be one (the ticket's workflow refuses one before its last recorded event)."""
+    if not principal.speaks_for_others:
+        raise ApiError(
+            403,
+            f"a {principal.role.value} key may not send `at`: only admin and integration keys "
+            "date what happened elsewhere",
+        )
+    if (problem := event_time_problem(at, datetime.now(UTC))) is not None:
+        raise ApiError(422, problem)
+
+
 def _sender(kind: ActionKind[Any], principal: Principal, fields: dict[str, Any]) -> dict[str, Any]:
     """Who an action is recorded as. With keys, a key acts as itself: its name, whatever else a
-    body may name (403), but an admin, which may act for whom it names; either way the key's
-    name is the action's `sent_by`. Without keys, the body's names stand."""
+    body may name (403), but an admin or an integration, which may act for whom it names;
+    either way the key's name is the action's `sent_by`. Without keys, the body's names
+    stand."""
     if not principal.keyed:
         return {}
     field = kind.actor
     named = fields.get(field) if field is not None else None
-    if principal.role is Role.ADMIN:
+    if principal.speaks_for_others:
         who = named or principal.name
     elif named in (None, principal.name, principal.customer_id):
         who = principal.name  # a customer's older clients send its customer id: the same caller

@@ -82,7 +82,29 @@ ROWS: list[Row] = [
     ("retry-delivery", "POST", "/deliveries/" + "0" * 32 + "/retry", None, (),
      (404, 403, 403, None)),
 ]  # fmt: skip
-CALLERS = {"admin": "admin", "agent": "agent", "mine": "acme", "theirs": "acme"}
+CALLERS = {
+    "admin": "admin",
+    "agent": "agent",
+    "mine": "acme",
+    "theirs": "acme",
+    "integration": "integration",
+}
+# An integration key (a help desk's connector, a backfill) opens tickets for any customer and
+# works them, and does nothing else: every row not named here is 403 for it.
+INTEGRATION = {
+    "open": 201,
+    "read": 200,
+    "comment": 200,
+    "reopen": 200,
+    "reopen-open-ticket": 409,
+    "rate": 200,
+    "respond": 200,
+    "resolve": 200,
+    "pause": 200,
+    "resume": 200,
+    "close": 200,
+    "patch": 200,
+}
 
 
 def with_tickets(row: Row) -> bool:
@@ -96,7 +118,7 @@ def role_cases(rows: list[Row]) -> list[Any]:
     return [
         pytest.param(row, caller, status, id=f"{row[0]}-{caller}")
         for row in rows
-        for caller, status in zip(CALLERS, row[5], strict=True)
+        for caller, status in zip(CALLERS, (*row[5], INTEGRATION.get(row[0], 403)), strict=True)
         if status is not None
     ]
 
@@ -111,11 +133,15 @@ def fill(value: Any, values: dict[str, str]) -> Any:
 
 
 def write_keys(path: Path) -> dict[str, str]:
-    """A keys file: admin, agent, and customer keys for MINE (acme) and THEIRS (globex). The
-    keys, by who holds them."""
-    keys = {who: secrets.token_urlsafe(24) for who in ("admin", "agent", "acme", "globex")}
+    """A keys file: admin, agent, integration, and customer keys for MINE (acme) and THEIRS
+    (globex). The keys, by who holds them."""
+    keys = {
+        who: secrets.token_urlsafe(24)
+        for who in ("admin", "agent", "acme", "globex", "integration")
+    }
     entries = [
         {"name": "ops", "key": keys["admin"], "role": "admin"},
+        {"name": "desk-sync", "key": keys["integration"], "role": "integration"},
         {"name": "alice", "key": keys["agent"], "role": "agent"},
         {"name": "acme-portal", "key": keys["acme"], "role": "customer", "customer_id": MINE},
         {"name": "globex-portal", "key": keys["globex"], "role": "customer", "customer_id": THEIRS},
