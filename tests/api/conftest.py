@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, cast
 
 import httpx
@@ -27,7 +28,7 @@ from sla.state import CommentsPage, CommentsWanted
 from sla.ticket import TicketState
 from store import Store
 from tests.support import rules
-from tests.support.access import MINE
+from tests.support.access import MINE, Keyed, keyed_app
 from tests.support.http import API_CONFIG, asgi_client
 
 
@@ -121,3 +122,18 @@ async def http(
     """A client to the open API (no keys file)."""
     async with asgi_client(app_for(api_settings)) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+async def keyed(
+    api_settings: Settings,
+    app_for: Callable[[Settings], FastAPI],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[Keyed]:
+    """The app with a keys file of every role (tests/support/access.py), and its keys."""
+
+    def build(keys: Path) -> FastAPI:
+        return app_for(api_settings.model_copy(update={"api_keys_file": keys}))
+
+    async with keyed_app(build, tmp_path_factory.mktemp("access") / "keys.yaml") as keyed:
+        yield keyed

@@ -6,14 +6,12 @@ in tests/e2e/test_access.py.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
-from fastapi import FastAPI
 
 from api.app import create_app
 from api.desk import scoped_request_id
@@ -34,24 +32,10 @@ from tests.support.access import (
     call,
     call_row,
     fill,
-    keyed_app,
     placeholders,
     role_cases,
     with_tickets,
 )
-
-
-@pytest.fixture(scope="module")
-async def keyed(
-    api_settings: Settings,
-    app_for: Callable[[Settings], FastAPI],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[Keyed]:
-    def build(keys: Path) -> FastAPI:
-        return app_for(api_settings.model_copy(update={"api_keys_file": keys}))
-
-    async with keyed_app(build, tmp_path_factory.mktemp("access") / "keys.yaml") as keyed:
-        yield keyed
 
 
 @pytest.mark.parametrize(
