@@ -1,4 +1,5 @@
-"""The `slaflow` command: `up` (everything on one machine), `worker`, `api`, `setup`, `keys`."""
+"""The `slaflow` command: `up` (everything on one machine), `worker`, `api`, `setup`, `keys`,
+`import` (a help desk's tickets, through the API)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from temporalio.worker import Replayer
 
 from api.app import create_app
 from api.auth import KeysFile
+from backfill.importer import import_file
 from cluster import (
     CLI_TYPE,
     attribute_type,
@@ -38,7 +40,7 @@ from cluster import (
     prepare,
 )
 from config.proposal import proposal
-from settings import Settings, load_config_file
+from settings import ClientSettings, Settings, load_config_file
 from sla.availability import month_bounds
 from sla.policy import ConfigError
 from sla.reports import report_csv, report_table, sla_report
@@ -326,6 +328,23 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="history JSON files, archived runs, or archive directories (a ticket's or all)",
     )
+    backfill = commands.add_parser(
+        "import",
+        help="open a help desk's tickets at their own times through the API "
+        "(SLAFLOW_API_URL, SLAFLOW_API_KEY), from a CSV file; safe to run again",
+    )
+    backfill.add_argument(
+        "file",
+        type=Path,
+        help="CSV: ticket_id,title,priority,customer_id,opened_at[,responded_at,resolved_at,"
+        "assignee]",
+    )
+    backfill.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        default=8,
+        help="rows in flight at once (1-64, default 8)",
+    )
     for name, text in (
         ("worker", "a worker only, for TEMPORAL_ADDRESS"),
         ("api", "the API only, for TEMPORAL_ADDRESS"),
@@ -334,6 +353,12 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--config", type=Path, help="SLA config file (SLAFLOW_CONFIG)")
     return parser
+
+
+def _concurrency(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 1 to 64")
+    return int(text)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -461,6 +486,19 @@ def print_what_if(settings: Settings, args: argparse.Namespace) -> None:
         )
 
 
+async def import_tickets(path: Path, concurrency: int) -> int:
+    """`slaflow import`: a client of the API like any other, so it reads only where the API is
+    and its key, and needs neither Temporal nor the config."""
+    try:
+        client = ClientSettings()
+    except ValidationError as exc:
+        raise SystemExit(f"slaflow: SLAFLOW_API_URL: {exc.errors()[0]['msg']}") from None
+    key = client.api_key.get_secret_value() if client.api_key is not None else None
+    return await import_file(
+        path, client.api_url, key, concurrency=concurrency, out=sys.stdout, err=sys.stderr
+    )
+
+
 async def _run(args: argparse.Namespace) -> None:
     if args.command == "replay":
         raise SystemExit(await replay(args.files))
@@ -470,6 +508,8 @@ async def _run(args: argparse.Namespace) -> None:
     if args.command == "what-if":
         print_what_if(Settings(), args)
         return
+    if args.command == "import":
+        raise SystemExit(await import_tickets(args.file, args.concurrency))
     if args.command == "keys":
         print(add_key(args.file, args.name, args.role, args.customer_id))
         print(
@@ -552,7 +592,8 @@ def _main(argv: Sequence[str] | None) -> None:
     except ConfigError as exc:
         raise SystemExit(f"slaflow: {exc}") from None
     except KeyboardInterrupt:
-        pass
+        if args.command == "import":  # before it took over Ctrl-C (reading the file)
+            raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

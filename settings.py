@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field
+from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from config import shipped_config_path
@@ -120,6 +120,16 @@ class Settings(BaseSettings):
     @property
     def temporal_ui(self) -> str:
         return (self.temporal_ui_url or f"http://127.0.0.1:{self.ui_port}").rstrip("/")
+
+
+class ClientSettings(BaseSettings):
+    """What a client of the API reads (`slaflow import`): where the API is, and the key it
+    sends as `Authorization: Bearer`; unset, none (an API without a keys file)."""
+
+    model_config = SettingsConfigDict(env_prefix="SLAFLOW_", extra="ignore")
+
+    api_url: Annotated[str, AfterValidator(_http_url)] = "http://127.0.0.1:8000"
+    api_key: SecretStr | None = None
 
 
 def load_config_file(path: Path) -> SlaConfig:
