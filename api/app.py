@@ -18,7 +18,7 @@ from api.board.router import router as board_router
 from api.browsers import REFUSALS, JsonBodies, LoopbackHosts, SecurityHeaders
 from api.desk import Desk
 from api.errors import install_error_handlers
-from api.limits import BodyLimit
+from api.limits import INTEGRATION_BODIES, BodyLimit
 from api.metrics import RequestMetrics
 from api.routes import (
     availability,
@@ -26,6 +26,7 @@ from api.routes import (
     customers,
     deliveries,
     health,
+    integrations,
     notifications,
     policies,
     repairs,
@@ -88,7 +89,7 @@ def create_app(
 
     # The last added runs first: every request is counted (bounded labels) and every answer,
     # refusals included, gets the headers; then Host, Content-Type, size (api/browsers.py).
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, larger=INTEGRATION_BODIES)
     app.add_middleware(JsonBodies)
     if not guarded:
         app.add_middleware(LoopbackHosts, allowed=settings.allowed_hosts)
@@ -107,5 +108,7 @@ def create_app(
     app.include_router(metrics.router, responses=errors, dependencies=[STAFF])
     app.include_router(notifications.router, responses=errors, dependencies=[ADMIN_ONLY])
     app.include_router(deliveries.router, responses=errors)  # staff lists, admins retry
+    # Help desks' webhooks, signed with the config's secrets (no key); staff list the events.
+    app.include_router(integrations.router, responses=errors)
     app.include_router(board_router)  # pages without a key: their script sends it to the API
     return app

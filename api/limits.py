@@ -8,6 +8,9 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 64 * 1024
+# A help desk's webhook carries the whole issue (every field, the description) and its author
+# cannot trim it: the integrations take up to 1 MiB (docs/integrations.md).
+INTEGRATION_BODIES = {"/integrations/": 1024 * 1024}
 
 
 class _TooLarge(HTTPException):
@@ -15,14 +18,19 @@ class _TooLarge(HTTPException):
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int = MAX_BODY_BYTES, larger: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
+        # Path prefixes whose bodies may be larger, and their limits.
+        self.larger = larger or {}
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"request body too large: at most {self.limit} bytes"}
-        ).encode()
+    def _limit(self, path: str) -> int:
+        return next((n for prefix, n in self.larger.items() if path.startswith(prefix)), self.limit)
+
+    async def _refuse(self, send: Send, limit: int) -> None:
+        body = json.dumps({"detail": f"request body too large: at most {limit} bytes"}).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -36,14 +44,15 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope.get("path", ""))
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
-                    too_large = int(value) > self.limit
+                    too_large = int(value) > limit
                 except ValueError:
                     too_large = True
                 if too_large:
-                    await self._refuse(send)
+                    await self._refuse(send, limit)
                     return
         received = 0
         started = False
@@ -53,8 +62,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise _TooLarge(413, f"request body too large: at most {self.limit} bytes")
+                if received > limit:
+                    raise _TooLarge(413, f"request body too large: at most {limit} bytes")
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -67,4 +76,4 @@ class BodyLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)

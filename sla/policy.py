@@ -28,6 +28,7 @@ from sla.calendar import (
 )
 from sla.contracts import AvailabilityTerms, Contract, Customer, RewardRule
 from sla.durations import format_duration, parse_duration
+from sla.integrations.config import IntegrationsConfig
 from sla.notifications import NotificationsConfig, Routing
 from sla.percent import Percent
 from sla.priorities import Priority
@@ -196,6 +197,8 @@ class SlaConfig(_Strict):
     customers: dict[str, Customer] = {}
     availability: AvailabilityTerms = AvailabilityTerms()
     notifications: NotificationsConfig = NotificationsConfig()
+    # Help desks whose webhooks open and work tickets (sla/integrations/, docs/integrations.md).
+    integrations: IntegrationsConfig = IntegrationsConfig()
 
     @model_validator(mode="after")
     def _references(self) -> SlaConfig:

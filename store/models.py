@@ -209,3 +209,30 @@ class DeliveryRow(Base):
     order: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class IntegrationEventRow(Base):
+    """One delivery of a help desk's webhook (Jira, Zendesk) and what came of it: applied,
+    ignored or rejected, with why. Written once per (source, delivery): a desk's retry of a
+    delivery finds it here and is answered as the first one was."""
+
+    __tablename__ = "integration_events"
+    __table_args__ = (
+        Index("ix_integration_events_outcome_received", "outcome", "received_at"),
+        Index("ix_integration_events_source_ticket", "source", "ticket_id"),
+    )
+
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # The desk's delivery id (Jira's X-Atlassian-Webhook-Identifier, Zendesk's invocation id),
+    # or the SHA-256 of the body for a desk that sends none.
+    delivery_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    event: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))  # applied, ignored, rejected
+    reason: Mapped[str | None] = mapped_column(Text)
+    # Each step as JSON: what it did (open, respond, ...), its time, its outcome and why.
+    steps: Mapped[str] = mapped_column(Text)
+    # The desk's reporter of the ticket, from its creation: later comment bodies may not say.
+    reporter: Mapped[str | None] = mapped_column(String(64))
+    event_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
