@@ -84,8 +84,16 @@ class _Writes:
         self.opening = dialect.insert(OpeningRow).on_conflict_do_nothing(
             index_elements=["ticket_id"]
         )
-        self.journal = dialect.insert(JournalRow).on_conflict_do_nothing(
-            index_elements=["ticket_id", "seq"]
+        # An entry's number is taken again with what the ticket really did when a workflow
+        # task's local activity wrote, and then the task never completed (its worker died, or
+        # it timed out): the task runs again, its messages perhaps in another order. The later
+        # write is that of the task that completed (docs/design.md, "Speculative records").
+        journal = dialect.insert(JournalRow)
+        self.journal = journal.on_conflict_do_update(
+            index_elements=["ticket_id", "seq"],
+            set_={
+                name: journal.excluded[name] for name in ("at", "kind", "payload", "recorded_at")
+            },
         )
         insert = dialect.insert(TicketRow)
         # The opening request is the row's for good; only a newer outcome replaces an older.
@@ -97,12 +105,21 @@ class _Writes:
             set_=changed,
             where=(
                 (row.request.is_(None) | new.request.is_(None) | (row.request == new.request))
-                & (row.as_of.is_(None) | new.as_of.is_(None) | (row.as_of <= new.as_of))
-                # Of two outcomes at one time, the one of more journal entries is the newer.
                 & (
-                    row.journaled.is_(None)
-                    | new.journaled.is_(None)
-                    | (row.journaled <= new.journaled)
+                    row.as_of.is_(None)
+                    | new.as_of.is_(None)
+                    | (row.as_of < new.as_of)
+                    # Of two outcomes at one time, the one of more journal entries is the
+                    # newer. A later time wins whatever its count: a task that never
+                    # completed may have counted entries the ticket then numbered otherwise.
+                    | (
+                        (row.as_of == new.as_of)
+                        & (
+                            row.journaled.is_(None)
+                            | new.journaled.is_(None)
+                            | (row.journaled <= new.journaled)
+                        )
+                    )
                 )
             ),
         ).returning(row.ticket_id)
@@ -190,7 +207,8 @@ class Store:
             )
 
     def _journal(self, connection: Connection, changes: TicketChanges) -> None:
-        """The opening and the journal entries, each once: a retry inserts nothing twice."""
+        """The opening once, and the journal entries by number: a retry writes them again as
+        they were, a task that completed after one that did not replaces its entries."""
         now = datetime.now(UTC)
         ticket_id = changes.outcome.ticket_id
         if (opened := changes.opening) is not None:

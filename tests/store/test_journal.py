@@ -3,9 +3,10 @@ back with the outcome they come to, and replayed to it (sla/what_if.py), on both
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 
-from sla.actions import Pause, Resolve, Respond, Resume
+from sla.actions import Close, Pause, Resolve, Respond, Resume
 from sla.outcome import TicketChanges, outcome_of
 from sla.priorities import Priority
 from sla.what_if import reproduces
@@ -92,3 +93,22 @@ def test_tickets_are_found_by_window_customer_and_priority(store: Store) -> None
     found, _ = store.journaled_tickets(*WEEK, customer_id="acme", priority=Priority.P2.value)
     assert [t.opening.ticket_id for t in found] == ["B"]
     assert not_reproduced(store, *WEEK) == ["D"]
+
+
+def test_a_task_that_completed_replaces_the_records_of_one_that_never_did(store: Store) -> None:
+    """A workflow task's local activity wrote, then the task never completed (its worker died,
+    or it timed out); run again, the task applied its messages in another order. Its later
+    records replace the entries and the outcome, though they count fewer entries."""
+    desk = Desk()
+    desk.act(Respond(agent_id="alice"), at(5))
+    store.record_changes(changes(desk, 0, opening=True))
+    never = copy.deepcopy(desk)
+    never.act(Resolve(agent_id="alice"), at(6))
+    never.act(Close(), at(6))
+    store.record_changes(changes(never, 1))
+    desk.act(Pause(reason="logs"), at(7))  # what the ticket really did, in the task again
+    store.record_changes(changes(desk, 1))
+    [kept], _ = store.journaled_tickets(*WEEK)
+    assert [e.kind for e in kept.entries] == ["respond", "pause"]
+    assert kept.outcome.status == "waiting_on_customer" and kept.journaled == 2
+    assert reproduces(kept)
