@@ -22,6 +22,7 @@ from api.desk import Desk
 from api.desk_in import apply_reading
 from api.errors import ApiError
 from api.routes.tickets import decode_page_token, encode_page_token
+from api.schemas import Time
 from sla.actions import ID_PATTERN
 from sla.integrations.jira import COMMENTED, UPDATED, read_jira
 from sla.integrations.signatures import jira_signed, zendesk_problem
@@ -31,7 +32,6 @@ from store.integrations import (
     IntegrationEvent,
     Outcome,
     Source,
-    StepOutcome,
     integration_event,
     integration_events,
     record_integration_event,
@@ -45,6 +45,13 @@ log = logging.getLogger("slaflow.api")
 _DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
+class StepOut(BaseModel):
+    do: str
+    at: Time | None
+    outcome: Outcome
+    reason: str | None
+
+
 class IntegrationEventOut(BaseModel):
     source: Source
     delivery_id: str
@@ -52,13 +59,14 @@ class IntegrationEventOut(BaseModel):
     ticket_id: str | None
     outcome: Outcome
     reason: str | None
-    steps: list[StepOutcome]
-    event_at: datetime | None
-    received_at: datetime
+    steps: list[StepOut]
+    event_at: Time | None
+    received_at: Time
 
     @classmethod
     def of(cls, event: IntegrationEvent) -> IntegrationEventOut:
-        return cls(**event.model_dump(exclude={"reporter"}))
+        fields = event.model_dump(exclude={"reporter", "steps"})
+        return cls(**fields, steps=[StepOut(**s.model_dump()) for s in event.steps])
 
 
 class DeliveryAnswer(IntegrationEventOut):
