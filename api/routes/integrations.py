@@ -138,7 +138,16 @@ async def _received(
     return DeliveryAnswer(**IntegrationEventOut.of(kept).model_dump(), duplicate=again)
 
 
-@router.post("/jira", response_model=DeliveryAnswer)
+# The body is read raw (the signature is over its bytes), so the schema is declared here.
+_ANY_JSON_OBJECT = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+@router.post("/jira", response_model=DeliveryAnswer, openapi_extra=_ANY_JSON_OBJECT)
 async def jira(
     request: Request,
     desk: DeskDep,
@@ -169,7 +178,7 @@ async def jira(
     return await _received(desk, store, "jira", delivery_id, read)
 
 
-@router.post("/zendesk", response_model=DeliveryAnswer)
+@router.post("/zendesk", response_model=DeliveryAnswer, openapi_extra=_ANY_JSON_OBJECT)
 async def zendesk(
     request: Request,
     desk: DeskDep,
