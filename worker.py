@@ -54,8 +54,14 @@ def hand_off_activities(client: Client) -> list[Callable[..., Any]]:
 def delivery_activities(
     store: Store, notifications: NotificationsConfig | Callable[[], NotificationsConfig]
 ) -> list[Callable[..., Any]]:
-    """Every activity a Delivery workflow calls: the send, and its state in the store."""
-    return [Notifier(notifications).deliver, DeliveryActivities(store).record_delivery]
+    """Every activity a Delivery workflow calls: the send, its state in the store, and what
+    PagerDuty must hear again after a trigger."""
+    deliveries = DeliveryActivities(store, notifications)
+    return [
+        Notifier(notifications).deliver,
+        deliveries.record_delivery,
+        deliveries.pagerduty_last_word,
+    ]
 
 
 def repair_activities(client: Client, config: Callable[[], SlaConfig]) -> list[Callable[..., Any]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -40,6 +41,10 @@ PAGERDUTY_ACTIONS = {
     # Paging no one: a resolve for an incident that never was checks the key and the body.
     "test": "resolve",
 }
+
+# When two of a ticket's events share a time, the later word: a resolve ends what an
+# acknowledge or a trigger of the same instant said.
+_LATER = {"trigger": 0, "acknowledge": 1, "resolve": 2}
 
 
 class CannotSay(ValueError):
@@ -176,6 +181,37 @@ def pagerduty(event: Event, routing_key: str, link_base: str | None) -> dict[str
         content["client_url"] = link_base
         content["links"] = [{"href": message.link, "text": message.link_text}]
     return content
+
+
+def pagerduty_last_word(sent: Event, said: Iterable[Event]) -> Event | None:
+    """What PagerDuty must hear again once `sent` has triggered its ticket's incident, if
+    anything: the latest of the ticket's events to the same target (`said`), when it is later
+    than `sent` and not a trigger itself.
+
+    Each event is a delivery of its own, so while a trigger is being retried (PagerDuty down,
+    throttling) the ticket's acknowledge or resolve, made later, may get there first; PagerDuty
+    drops an acknowledge or a resolve for a key without an open incident, and the late trigger
+    then opens an incident that nothing would ever acknowledge or resolve. Sent again after the
+    trigger, that last word leaves the incident as slaflow last said. None when `sent` is no
+    trigger, or the ticket's last word is `sent` or another trigger (a reopened ticket that
+    breached again: its new incident stays open)."""
+    if PAGERDUTY_ACTIONS.get(sent.type) != "trigger" or sent.ticket_id is None:
+        return None
+
+    def when(event: Event) -> tuple[datetime, int]:
+        return event.at, _LATER[PAGERDUTY_ACTIONS[event.type]]
+
+    mine = [
+        event
+        for event in said
+        if event.ticket_id == sent.ticket_id and event.type in PAGERDUTY_ACTIONS
+    ]
+    if not mine:
+        return None
+    last = max(mine, key=when)
+    if when(last) <= when(sent) or PAGERDUTY_ACTIONS[last.type] == "trigger":
+        return None
+    return last
 
 
 def describe(event: Event, link_base: str | None) -> Message:

@@ -4,6 +4,11 @@ Started (and not awaited) by a ticket or by the monthly statements as an abandon
 by `POST /deliveries/{id}/retry`; its id is `delivery-<delivery_id>`, one per (event, target).
 It outlives whoever started it, so a receiver that is down never holds a ticket's
 continue-as-new, completion or archive, nor a month's closing.
+
+A PagerDuty trigger that got there may have come after its ticket's acknowledge or resolve
+(each event is a delivery of its own, and a trigger may be retried for hours), which PagerDuty
+then dropped: once the trigger is delivered, the ticket's last word to that target is sent
+again (docs/webhooks.md, "PagerDuty").
 """
 
 from __future__ import annotations
@@ -22,15 +27,26 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from activities.deliveries import DeliveryActivities
+    from activities.deliveries import DeliveryActivities, LastWordQuery
     from activities.notify import Notifier
     from sla.durations import format_duration
-    from sla.notifications import DELIVERY_WORKFLOW, DeliveryFailure, DeliveryOrder, delivery_id
+    from sla.notifications import (
+        DELIVERY_WORKFLOW,
+        WEBHOOK,
+        Delivery,
+        DeliveryFailure,
+        DeliveryOrder,
+        delivery_id,
+    )
     from store.deliveries import DeliveryOutcome, DeliveryRecord, DeliveryState
     from workflows import retries
 
 # The signal a ticket gets when one of its deliveries is dead (the ticket's timeline shows it).
 DELIVERY_FAILED_SIGNAL = "delivery_failed"
+# Deliveries started before the last word was said replay without it.
+LAST_WORD_PATCH = "pagerduty-last-word"
+# The events a PagerDuty webhook says with a trigger: only their deliveries ask for a last word.
+TRIGGERS = ("breach", "escalation")
 
 
 @workflow.defn(name=DELIVERY_WORKFLOW)
@@ -59,6 +75,7 @@ class DeliveryWorkflow:
                 retry_policy=retries.DELIVERY,
                 summary=what,
             )
+            delivered_at: datetime | None = workflow.now()
             outcome = DeliveryOutcome(
                 delivery_id=delivery_id(delivery),
                 state="delivered",
@@ -66,6 +83,7 @@ class DeliveryWorkflow:
                 detail=result.detail,
             )
         except ActivityError as exc:
+            delivered_at = None
             outcome = DeliveryOutcome(
                 delivery_id=delivery_id(delivery),
                 state="dead",
@@ -98,7 +116,56 @@ class DeliveryWorkflow:
         pending.cancel()
         with contextlib.suppress(ActivityError, asyncio.CancelledError):
             await pending
+        if (
+            delivered_at is not None
+            and delivery.event.type in TRIGGERS
+            and delivery.event.ticket_id is not None
+            and delivery.target.startswith(WEBHOOK)
+            and workflow.patched(LAST_WORD_PATCH)
+        ):
+            await _last_word(order, delivered_at)
         return outcome
+
+
+async def _last_word(order: DeliveryOrder, delivered_at: datetime) -> None:
+    """A trigger got there at `delivered_at`: the ticket's later acknowledge or resolve, which
+    PagerDuty may have dropped before it, is sent again (with the same retries, for at most
+    the same window); nothing for any other target or event (activities/deliveries.py
+    decides). The delivery's outcome is the trigger's: a last word that does not get there is
+    logged."""
+    delivery = order.delivery
+    last: Delivery | None = await workflow.execute_activity_method(
+        DeliveryActivities.pagerduty_last_word,
+        LastWordQuery(delivery=delivery, delivered_at=delivered_at),
+        start_to_close_timeout=retries.RECORD_TIMEOUT,
+        retry_policy=retries.RECORD,
+        summary=f"{delivery.event.type} to {delivery.target}: anything to say again",
+    )
+    if last is None:
+        return
+    try:
+        await workflow.execute_activity_method(
+            Notifier.deliver,
+            last,
+            schedule_to_close_timeout=order.give_up_after,
+            start_to_close_timeout=min(retries.DELIVERY_TIMEOUT, order.give_up_after),
+            retry_policy=retries.DELIVERY,
+            summary=f"{last.event.type} to {last.target} again, after the trigger",
+        )
+    except ActivityError as exc:
+        workflow.logger.warning(
+            "pagerduty_last_word_failed",
+            extra={
+                "fields": {
+                    "event_id": delivery.event.id,
+                    "again": last.event.id,
+                    "type": last.event.type,
+                    "ticket_id": delivery.event.ticket_id,
+                    "target": delivery.target,
+                    "detail": _why(exc, order),
+                }
+            },
+        )
 
 
 def _record(

@@ -4,7 +4,7 @@ service documents them (tests/support/services.py), for every event each can say
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -227,3 +227,39 @@ def test_the_service_checks_refuse_what_the_services_refuse() -> None:
     too_long = {**trigger["payload"], "summary": "x" * 1025}
     assert PagerDuty.problems({**trigger, "payload": too_long}) != []
     assert PagerDuty.problems({"routing_key": KEY, "event_action": "resolve"}) != []
+
+
+def said(kind: str, minutes: int, ticket: str = "T-1") -> Event:
+    """A ticket's event `minutes` after AT (each its own id)."""
+    return Event(
+        id=event_id(f"{ticket}:{kind}:{minutes}"),
+        type=kind,
+        ticket_id=ticket,
+        at=AT + timedelta(minutes=minutes),
+        data=DATA[kind],
+    )
+
+
+def test_a_trigger_that_got_there_after_its_tickets_resolve_makes_the_resolve_said_again() -> None:
+    breach, escalation = said("breach", 0), said("escalation", 0)
+    responded, resolved = said("responded", 5), said("resolved", 9)
+    history = [breach, escalation, responded, resolved]
+    assert formats.pagerduty_last_word(breach, history) == resolved
+    assert formats.pagerduty_last_word(escalation, history[:3]) == responded
+    # Responded and resolved at one instant (a resolve is a first response): the resolve.
+    same = said("resolved", 5)
+    assert formats.pagerduty_last_word(breach, [breach, responded, same]) == same
+
+
+def test_no_last_word_when_the_trigger_is_the_tickets_latest_or_no_trigger_at_all() -> None:
+    breach = said("breach", 0)
+    assert formats.pagerduty_last_word(breach, [breach]) is None
+    assert formats.pagerduty_last_word(breach, []) is None
+    # Resolved, reopened, breached again: the new incident stays open.
+    history = [breach, said("resolved", 9), said("breach", 30)]
+    assert formats.pagerduty_last_word(breach, history) is None
+    assert formats.pagerduty_last_word(history[2], history) is None
+    # Only a trigger asks; another ticket's events and events PagerDuty does not hear do not count.
+    assert formats.pagerduty_last_word(said("resolved", 9), [breach, said("resolved", 9)]) is None
+    others = [said("resolved", 9, ticket="T-2"), said("warning", 9), said("penalty", 9)]
+    assert formats.pagerduty_last_word(breach, [breach, *others]) is None
