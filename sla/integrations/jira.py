@@ -176,7 +176,6 @@ def _changed(reading: Reading, body: dict[str, Any], mapping: JiraMapping, deliv
     if actions and at is None:
         reading.ignore("the change has no time (timestamp)")
         return
-    assert at is not None or not actions
     for action in actions:
         dated = action.model_copy(update=_sent(f"{delivery}:{kind_of(action).name}", at))
         reading.steps.append(Step(reading.ticket_id, dated))
