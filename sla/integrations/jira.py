@@ -171,8 +171,10 @@ def _changed(reading: Reading, body: dict[str, Any], mapping: JiraMapping, deliv
             name = name_of(item.get("toString"))
             if (priority := mapping.priority(name)) is None:
                 reading.ignore(f"priority {name!r} is not in integrations.jira.priorities")
-            else:
+            elif priority is not mapping.priority(name_of(item.get("fromString"))):
                 actions.append(ChangeTicket(priority=priority, actor=who))
+            else:  # Minor -> Trivial, say, both P3: the ticket would refuse "nothing to change"
+                reading.ignore(f"priority {name!r} is {priority.value}, as before")
     if actions and at is None:
         reading.ignore("the change has no time (timestamp)")
         return

@@ -144,6 +144,8 @@ def test_a_priority_change_is_a_change_and_an_unmapped_one_is_noted() -> None:
     change, pause = [s.do for s in read_jira(body, JIRA, "d").steps]
     assert isinstance(change, ChangeTicket) and change.priority is Priority.P1
     assert isinstance(pause, Pause) and pause.reason == "Jira status Open -> Waiting for customer"
+    body["changelog"]["items"] = [{"field": "priority", "fromString": "High", "toString": "Major"}]
+    assert read_jira(body, JIRA, "d").notes == ["priority 'Major' is P1, as before"]
     body["changelog"]["items"] = [{"field": "priority", "toString": "Meh"}]
     assert read_jira(body, JIRA, "d").notes == [
         "priority 'Meh' is not in integrations.jira.priorities"
