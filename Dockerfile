@@ -26,6 +26,7 @@ COPY activities ./activities
 COPY api ./api
 COPY config ./config
 COPY store ./store
+COPY backfill ./backfill
 COPY worker.py cli.py cluster.py settings.py telemetry.py ./
 
 # slaflow itself, with nothing beyond the lock: --no-deps, built by the locked setuptools
