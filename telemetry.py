@@ -29,6 +29,10 @@ ESCALATIONS = Counter("slaflow_escalations_total", "Escalation levels reached", 
 WARNINGS = Counter("slaflow_warnings_total", "SLA warnings sent", ["metric"])
 CREDITS = Counter("slaflow_credits_total", "Penalties and rewards recorded", ["kind", "unit"])
 DELIVERIES = Counter("slaflow_deliveries_total", "Notification deliveries", ["outcome"])
+# Help desks' webhooks received, once per delivery (a desk's retry of one is not counted again).
+DESK_DELIVERIES = Counter(
+    "slaflow_desk_deliveries_total", "Help desks' webhook deliveries", ["source", "outcome"]
+)
 # Set by the API from visibility each time /healthz or /metrics is read: tickets whose records
 # wait for the store (non-zero only while the store is down or slow).
 PENDING_EFFECTS = Gauge(

@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel
 
+import telemetry
 from api.auth import STAFF
 from api.deps import DeskDep, StoreDep
 from api.desk import Desk
@@ -135,6 +136,8 @@ async def _received(
                           "ticket_id": kept.ticket_id, "outcome": kept.outcome}},
     )  # fmt: skip
     again = kept.received_at != event.received_at  # a retry that raced this one was first
+    if not again:
+        telemetry.DESK_DELIVERIES.labels(source, kept.outcome).inc()
     return DeliveryAnswer(**IntegrationEventOut.of(kept).model_dump(), duplicate=again)
 
 

@@ -19,6 +19,7 @@ from api.app import create_app
 from api.deps import get_desk
 from settings import Settings
 from store import Store
+from telemetry import DESK_DELIVERIES
 from tests.api.conftest import FakeDesk, NoTemporal
 from tests.support.access import call, keyed_app
 from tests.support.desks import (
@@ -138,6 +139,7 @@ async def test_an_unmapped_priority_is_ignored_with_why_once_however_often_it_co
     key = f"IGN-{uuid.uuid4().hex[:6]}"
     body = unmapped_jira(key)
     delivery = f"delivery-{uuid.uuid4().hex}"
+    counted = DESK_DELIVERIES.labels("jira", "ignored")._value.get()
     first = await desks.post(
         "/integrations/jira", content=body, headers=jira_headers(body, delivery)
     )
@@ -150,6 +152,7 @@ async def test_an_unmapped_priority_is_ignored_with_why_once_however_often_it_co
         "/integrations/jira", content=body, headers=jira_headers(body, delivery)
     )
     assert again.status_code == 200 and again.json() == answer | {"duplicate": True}
+    assert DESK_DELIVERIES.labels("jira", "ignored")._value.get() == counted + 1  # once
     listed = await desks.get(
         "/integrations/events", params={"outcome": "ignored", "ticket_id": key}
     )
