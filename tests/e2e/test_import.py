@@ -34,11 +34,15 @@ pytestmark = pytest.mark.e2e
 HEADER = "ticket_id,title,priority,customer_id,opened_at,responded_at,resolved_at,assignee\n"
 
 
+def priority(n: int) -> str:
+    return "P2" if n % 20 == 0 else "P3"
+
+
 def desk_file(path: Path, customer: str, count: int, now: datetime) -> Path:
-    """`count` tickets opened over the last 20 minutes as P2 and P3 (deadlines an hour and
-    more away, so the import's own time decides nothing): every 10th answered 2 minutes in,
-    every 20th resolved 4 minutes in, every 25th assigned to alice; then a bad row and one
-    from 40 days back."""
+    """`count` tickets opened over the last 20 minutes: every 10th answered 2 minutes in, every
+    20th resolved 4 minutes in (P2), every 25th assigned to alice; the rest P3, whose first
+    deadline is hours away, so the session's worker has nothing to breach while other tests
+    run. Then a bad row and one from 40 days back."""
     start = now - timedelta(minutes=20)
     lines = [HEADER]
     for n in range(count):
@@ -47,7 +51,7 @@ def desk_file(path: Path, customer: str, count: int, now: datetime) -> Path:
         resolved = (opened + timedelta(minutes=4)).isoformat() if n % 20 == 0 else ""
         assignee = "alice" if n % 25 == 0 else ""
         lines.append(
-            f"{customer}-{n},Imported {n},P{2 + n % 2},{customer},{opened.isoformat()},"
+            f"{customer}-{n},Imported {n},{priority(n)},{customer},{opened.isoformat()},"
             f"{responded},{resolved},{assignee}\n"
         )
     lines.append(f"{customer}-bad,Bad priority,P9,{customer},{start.isoformat()},,,\n")
@@ -111,7 +115,7 @@ async def test_a_thousand_rows_imported_twice_open_a_thousand_tickets_at_their_o
         opened = start + timedelta(seconds=n)
         ticket = (await http.get(f"/tickets/{customer}-{n}")).json()
         assert at(ticket["created_at"]) == opened
-        assert ticket["priority"] == f"P{2 + n % 2}"
+        assert ticket["priority"] == priority(n)
         answered = opened + timedelta(minutes=2 if n % 10 == 0 else 4)
         if n % 10 == 0 or n % 20 == 0:
             assert at(ticket["response"]["completed_at"]) == answered, ticket["response"]
@@ -140,7 +144,9 @@ async def test_a_thousand_rows_imported_twice_open_a_thousand_tickets_at_their_o
     again = (await http.get(f"/tickets/{customer}-20/timeline")).json()["entries"]
     assert again == timeline  # nothing applied twice
     print(f"1,000 rows: {first_seconds:.1f} s, again {second_seconds:.1f} s")
-    assert first_seconds < 60 and second_seconds < 60
+    # 31-38 s and 13-16 s on 2 shared cores, near what the in-process API opens per second
+    # (docs/benchmarks.md): a guard against rows sent one at a time, not a benchmark.
+    assert first_seconds < 120 and second_seconds < 120
 
 
 async def test_an_integration_key_imports_naming_the_desks_agents_an_agent_key_cannot(
