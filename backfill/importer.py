@@ -134,7 +134,7 @@ class Importer:
 
     async def send(self, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
         """The API's answer, once it is not a "try again"; Refused when it never stops being
-        one. 401 is Fatal: no row will do better with the same key."""
+        one. 401 and 403 are Fatal: no row will do better with the same key."""
         problem = ""
         for attempt in range(self.backoff.tries):
             retry_after = None
@@ -143,8 +143,11 @@ class Importer:
             except httpx.TransportError as exc:  # refused, reset, timed out: it may have applied
                 problem = f"{type(exc).__name__} {exc}".strip()
             else:
-                if response.status_code == 401:
-                    raise Fatal(f"the API refuses the key (401): {detail(response)}")
+                if response.status_code in (401, 403):
+                    # Every step of every row is dated, and a key that may date events may open
+                    # and work any ticket: a 403 is the key's role, and every row would get it.
+                    status = response.status_code
+                    raise Fatal(f"the API refuses the key ({status}): {detail(response)}")
                 if response.status_code not in RETRIED:
                     return response
                 problem = f"{response.status_code} {detail(response)}"

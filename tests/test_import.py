@@ -40,6 +40,7 @@ class Desk:
     """The API's ticket endpoints as far as an import uses them, kept in memory."""
 
     key: str | None = None
+    forbidden: str | None = None  # a 403 with this reason for every request
     tickets: dict[str, dict[str, Any]] = field(default_factory=dict)
     applied: Counter[str] = field(default_factory=Counter)  # (step) applied, not repeated
     seen: set[str] = field(default_factory=set)  # request ids
@@ -58,6 +59,8 @@ class Desk:
             if self.key and request.headers.get("authorization") != f"Bearer {self.key}":
                 return JSONResponse({"detail": "a valid API key is needed"}, 401)
             self.requests += 1
+            if self.forbidden:
+                return JSONResponse({"detail": self.forbidden}, 403)
             if self.delay:
                 await asyncio.sleep(self.delay)
             if self.trouble_every and self.requests % self.trouble_every == 0:
@@ -314,6 +317,17 @@ async def test_a_refused_key_stops_the_run_and_the_key_is_sent_as_bearer(
     assert code == 0 and len(kept.tickets) == 20, summary
     # With a key, a row without an assignee leaves agent_id to the key's own name.
     assert kept.tickets["T-3"]["assignee"] == "ops"
+
+
+async def test_a_key_whose_role_may_not_date_events_stops_the_run(
+    tmp_path: Path, desk: tuple[Desk, str]
+) -> None:
+    kept, url = desk
+    kept.forbidden = "an agent key may not send `at`"
+    path = write_csv(tmp_path / "desk.csv", 50)
+    with pytest.raises(SystemExit, match=r"refuses the key \(403\): an agent key may not"):
+        await run(path, url, "agent-key")
+    assert kept.requests < 20  # stopped at once, not a 403 for each of the 50 rows
 
 
 async def test_an_api_that_is_not_there_fails_at_once(tmp_path: Path) -> None:
