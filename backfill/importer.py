@@ -24,6 +24,7 @@ import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -193,9 +194,12 @@ class Importer:
         who = {"agent_id": agent} if agent else {}
         if row.assignee and row.responded_at is None and ticket.get("assignee") is None:
             # A first response assigns its agent; without one, the assignee is set as the
-            # ticket opens, as far back as the file knows it held the ticket.
-            body = {"assignee": row.assignee, "at": row.opened_at.isoformat()}
-            yield "assign", "PATCH", "", body
+            # ticket opens, as far back as the file knows it held the ticket, or, when the
+            # ticket has recorded a breach since (a deadline passed before the import), then:
+            # an action dated before it would be refused, and for an assignment the file has
+            # no time of its own to insist on.
+            at = max([row.opened_at, *_recorded(ticket)])
+            yield "assign", "PATCH", "", {"assignee": row.assignee, "at": at.isoformat()}
         # Resolving counts as the first response, so a resolved ticket's response is done too.
         resolved = ticket.get("status") in _RESOLVED or bool(ticket.get("earlier_resolutions"))
         answered = resolved or (ticket.get("response") or {}).get("completed_at") is not None
@@ -203,6 +207,20 @@ class Importer:
             yield "respond", "POST", "/respond", who | {"at": row.responded_at.isoformat()}
         if row.resolved_at is not None and not resolved:
             yield "resolve", "POST", "/resolve", who | {"at": row.resolved_at.isoformat()}
+
+
+def _recorded(ticket: dict[str, Any]) -> Iterator[datetime]:
+    """The times of what the ticket answer shows recorded: its last action, breaches and
+    escalations (the API refuses an action dated before the latest of them)."""
+    clocks = [ticket.get("response") or {}, ticket.get("resolution") or {}]
+    times = [
+        ticket.get("updated_at"),
+        *(clock.get("breached_at") for clock in clocks),
+        *(escalation.get("at") for escalation in ticket.get("escalations") or []),
+    ]
+    for text in times:
+        with contextlib.suppress(TypeError, ValueError):
+            yield datetime.fromisoformat(text)
 
 
 def _ticket(response: httpx.Response) -> dict[str, Any]:

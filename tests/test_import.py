@@ -350,6 +350,20 @@ def test_steps_are_what_the_ticket_still_lacks() -> None:
     assert list(importer.steps(row, fresh | {"earlier_resolutions": [{}]})) == []
 
 
+def test_an_assignment_is_dated_no_earlier_than_what_the_ticket_recorded() -> None:
+    opened = datetime(2026, 11, 27, 9, tzinfo=UTC)
+    row = Row(2, "T-1", "t", "P3", "acme", opened, assignee="bob")
+    importer = Importer(httpx.AsyncClient(), agent="import")
+    fresh = {"status": "open", "assignee": None, "updated_at": opened.isoformat()}
+    [(_, _, _, body)] = importer.steps(row, fresh)
+    assert body == {"assignee": "bob", "at": opened.isoformat()}
+    # Opened five hours back on a 4-hour target: breached at once, at 13:00.
+    breached = fresh | {"response": {"breached_at": "2026-11-27T13:00:00+00:00"}}
+    [(_, _, _, body)] = importer.steps(row, breached)
+    assert body["at"] == "2026-11-27T13:00:00+00:00"
+    assert list(importer.steps(row, fresh | {"assignee": "carol"})) == []  # the desk's stands
+
+
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
