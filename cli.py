@@ -30,7 +30,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from api.app import create_app
-from api.auth import KeysFile
+from api.auth import KeysFile, Role
 from backfill.importer import import_file
 from cluster import (
     CLI_TYPE,
@@ -300,7 +300,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     keys.add_argument("--file", type=Path, required=True, help="the keys file (YAML)")
     keys.add_argument("--name", required=True, help="who holds the key (unique in the file)")
-    keys.add_argument("--role", required=True, choices=["admin", "agent", "customer"])
+    keys.add_argument("--role", required=True, choices=[role.value for role in Role])
     keys.add_argument("--customer-id", help="the customer a customer key acts for")
     report = commands.add_parser("report", help="SLA compliance for a month, as a table")
     report.add_argument("--month", required=True, help="YYYY-MM")
