@@ -8,7 +8,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -31,7 +31,14 @@ from api.auth import ANONYMOUS, Principal
 from api.errors import ApiError, from_rpc, not_found, refused, temporal_unavailable
 from api.schemas import TicketCreate, TicketSummary
 from config.resolve import policy_snapshot
-from sla.actions import REQUEST_ID_LIMIT, Action, ActionInvalid, ActionRejected, kind_of
+from sla.actions import (
+    REQUEST_ID_LIMIT,
+    Action,
+    ActionInvalid,
+    ActionRejected,
+    PastAction,
+    kind_of,
+)
 from sla.outcome import opening_request
 from sla.policy import SlaConfig
 from sla.priorities import Priority
@@ -136,7 +143,11 @@ class Desk:
 
     @bounded
     async def open(
-        self, body: TicketCreate, idempotency_key: str | None, principal: Principal = ANONYMOUS
+        self,
+        body: TicketCreate,
+        idempotency_key: str | None,
+        principal: Principal = ANONYMOUS,
+        past: Sequence[PastAction] = (),
     ) -> tuple[TicketState, bool]:
         """Open a ticket; (state, False) when the very same request opened it before. A ticket
         id is taken for good (docs/design.md): any other request for a used id is refused."""
@@ -169,11 +180,17 @@ class Desk:
             policy=policy_snapshot(self.config, opened_at, body.customer_id),
             opened_at=opened_at,
             received_at=None if opened_at == now else now,
+            past=list(past),
             revision=REVISION,
         )
-        # The workflow computes the same state from the same input, and applies what came due
-        # since `at` first (a ticket opened long ago may be breached already): no query.
+        # The workflow computes the same state from the same input: its past actions in order,
+        # then what came due since `at` (a ticket opened long ago may be breached already).
         opened = Ticket.open(new, now)
+        for index, event in enumerate(past):
+            try:
+                opened.apply(event.parsed(), event.at, received_at=now)
+            except ActionRejected as exc:  # a story the rules refuse is bad input, not a state
+                raise ApiError(422, f"events[{index}] ({event.kind}): {exc}") from None
         opened.on_time(now)
         state = opened.state
         try:

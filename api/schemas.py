@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, PlainSerializer, create_model
 
 from api.instants import Instant
-from sla.actions import ID_PATTERN, REQUEST_ID_LIMIT, TEXT_LIMIT, ActionKind
+from sla.actions import ID_PATTERN, PAST_LIMIT, REQUEST_ID_LIMIT, TEXT_LIMIT, ActionKind
 from sla.clock import SlaClock
 from sla.priorities import Priority
 from sla.repairs import RepairProgress
@@ -41,13 +41,32 @@ class TicketCreate(BaseModel):
             "start then"
         ),
     )
+    events: list[dict[str, Any]] = Field(
+        default=[],
+        max_length=PAST_LIMIT,
+        description=(
+            "what already happened to it in the source desk, in order (a backfill): each an "
+            'action\'s body with its name and time, {"action": "respond", "at": ..., '
+            '"agent_id": ...}; applied as it opens, before any deadline is checked. Needs `at`'
+        ),
+    )
 
 
 # What the API stamps on an action itself, from the caller's key: a body that sends it is 422.
 SET_BY_THE_API = frozenset({"sent_by"})
 
 
+_BODIES: dict[str, type[BaseModel]] = {}
+
+
 def action_body(kind: ActionKind[Any]) -> type[BaseModel]:
+    """The HTTP body of an action, made once per kind (below)."""
+    if kind.name not in _BODIES:
+        _BODIES[kind.name] = _action_body(kind)
+    return _BODIES[kind.name]
+
+
+def _action_body(kind: ActionKind[Any]) -> type[BaseModel]:
     """An action's HTTP body: its model's fields but those the API sets (`sent_by`, and the
     kind's edge fields, resolved from the config), with the field that
     names who does it optional, since a key fills it with its own name (docs/api.md, "Access").

@@ -178,6 +178,43 @@ ACTIONS: tuple[ActionKind[Any], ...] = (
 _KINDS: dict[type[Action], ActionKind[Any]] = {kind.model: kind for kind in ACTIONS}
 
 
+_NAMED: dict[str, ActionKind[Any]] = {kind.name: kind for kind in ACTIONS}
+
+
 def kind_of(action: A) -> ActionKind[A]:
     """The registry entry of an action: its Temporal name, route and who may do it."""
     return _KINDS[type(action)]
+
+
+def kind_named(name: str) -> ActionKind[Any] | None:
+    """The registry entry of a Temporal name, if there is one."""
+    return _NAMED.get(name)
+
+
+# A ticket's opening carries at most this many past actions (a backfill of its story).
+PAST_LIMIT = 100
+
+
+class PastAction(BaseModel):
+    """An action that already happened in the source desk when the ticket reaches slaflow (a
+    backfill): sent with the opening, applied in order, at its time, before any deadline is
+    checked, so its verdicts are those of what happened, not a race with the catch-up."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    at: AwareDatetime
+    action: dict[str, Any]
+
+    @classmethod
+    def of(cls, action: Action) -> PastAction:
+        assert action.at is not None, "a past action is dated"
+        payload = action.model_dump(mode="json", exclude_none=True)
+        return cls(kind=kind_of(action).name, at=action.at, action=payload)
+
+    def parsed(self) -> Action:
+        kind = kind_named(self.kind)
+        if kind is None:
+            raise ValueError(f"no action {self.kind!r}")
+        action: Action = kind.model.model_validate(self.action)
+        return action

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, JsonValue
 
-from sla.actions import ID_PATTERN, TEXT_LIMIT
+from sla.actions import ID_PATTERN, TEXT_LIMIT, PastAction
 from sla.clock import ClockState, Metric, SlaClock
 from sla.journal import JournalEntry
 from sla.policy import PolicySnapshot
@@ -136,6 +136,9 @@ class OpenTicket(BaseModel):
     # When slaflow heard of it, given only when that is not `opened_at`: a ticket opened with
     # the time it really opened in the source desk (`at`) shows both on its timeline.
     received_at: datetime | None = None
+    # What already happened to it in the source desk since it opened, applied in order as it
+    # opens (a backfill): never with `carried`.
+    past: list[PastAction] = []
     # The state carried over by continue-as-new.
     carried: TicketState | None = None
     # Records the store has not taken yet, carried over by continue-as-new (docs/design.md).

@@ -116,6 +116,22 @@ class TicketWorkflow:
         # The time the rules were last applied up to: the outcome's `as_of`, so replaying the
         # journal to it gives the same outcome (sla/what_if.py).
         self._applied_at = workflow.now()
+        if new.carried is None:
+            self._apply_past(new)
+
+    def _apply_past(self, new: OpenTicket) -> None:
+        """What happened to the ticket in its source desk before it reached us (a backfill),
+        in order and at its times, before the loop checks a deadline; as the API computed it
+        for its answer, which refused an opening whose past the rules refuse."""
+        for event in new.past:
+            action = event.parsed()
+            try:
+                self._ticket.apply(action, event.at, received_at=new.received_at)
+            except ActionRejected as exc:
+                workflow.logger.error("a past action of the opening was refused: %s", exc)
+                continue
+            if journaled(action):
+                self._journal.append(action_entry(self._next_entry, event.at, action))
 
     @workflow.run
     async def run(self, new: OpenTicket) -> TicketState:

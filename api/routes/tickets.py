@@ -32,7 +32,7 @@ from api.schemas import (
     TimelineEntryOut,
     action_body,
 )
-from sla.actions import ACTIONS, ID_PATTERN, REQUEST_ID_LIMIT, Action, ActionKind
+from sla.actions import ACTIONS, ID_PATTERN, REQUEST_ID_LIMIT, Action, ActionKind, PastAction
 from sla.priorities import Priority
 from sla.state import COMMENT_LIMIT, CommentsWanted
 from sla.ticket import TicketState, TicketStatus, TimelineEntry, shown_actor
@@ -69,11 +69,46 @@ async def open_ticket(
         raise ApiError(403, "a customer key opens tickets for its own customer_id only")
     if body.at is not None:
         check_event_time(principal, body.at)
-    state, created = await desk.open(body, idempotency_key, principal)
+    past = _past(body, principal)
+    state, created = await desk.open(body, idempotency_key, principal, past)
     if not created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/tickets/{state.ticket_id}"
     return Ticket.of(state, staff=principal.staff)
+
+
+# What may come with an opening: the actions anyone works a ticket with.
+_PAST_KINDS = {kind.name: kind for kind in ACTIONS if not kind.admin_only and not kind.edge_fields}
+
+
+def _past(body: TicketCreate, principal: Principal) -> list[PastAction]:
+    """The opening's `events` (docs/api.md, "Event times"), each checked as its own route
+    would check it: its body, its time, who it names."""
+    if body.events and body.at is None:
+        raise ApiError(422, "events need the ticket's own `at`: when it opened in the source desk")
+    past = []
+    for index, raw in enumerate(body.events):
+        name = raw.get("action")
+        kind = _PAST_KINDS.get(name) if isinstance(name, str) else None
+        if kind is None:
+            raise ApiError(
+                422, f"events[{index}].action must be one of {', '.join(sorted(_PAST_KINDS))}"
+            )
+        given = {k: v for k, v in raw.items() if k != "action"}
+        try:
+            checked = action_body(kind).model_validate(given)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            raise RequestValidationError(
+                [{**e, "loc": ("body", "events", index, *e["loc"])} for e in errors]
+            ) from None
+        fields = checked.model_dump(exclude_none=True)
+        if fields.get("at") is None:
+            raise ApiError(422, f"events[{index}] needs `at`: when it happened")
+        check_event_time(principal, fields["at"])
+        fields |= _sender(kind, principal, fields)
+        past.append(PastAction.of(_action(kind, fields)))
+    return past
 
 
 def encode_page_token(token: bytes) -> str:
@@ -203,10 +238,11 @@ def check_event_time(principal: Principal, at: datetime) -> None:
     """`at` (docs/api.md, "Event times"): from a key that may date events, and a time that
     can be one (the ticket's workflow refuses one before its last recorded event)."""
     if not principal.speaks_for_others:
+        an = "an" if principal.role is Role.AGENT else "a"
         raise ApiError(
             403,
-            f"a {principal.role.value} key may not send `at`: only admin and integration keys "
-            "date what happened elsewhere",
+            f"{an} {principal.role.value} key may not send `at`: only admin and integration "
+            "keys date what happened elsewhere",
         )
     if (problem := event_time_problem(at, datetime.now(UTC))) is not None:
         raise ApiError(422, problem)

@@ -69,3 +69,35 @@ async def test_an_integration_key_does_nothing_but_open_and_work_tickets(keyed: 
         response = await call(keyed, "integration", method, path)
         assert response.status_code == 403, (path, response.text)
         assert "integration key" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        ({"events": [{"action": "respond", "at": ago(minutes=1)}]}, "events need the ticket's"),
+        ({"at": ago(minutes=9), "events": [{"action": "fly", "at": ago(minutes=1)}]},
+         "events[0].action must be one of"),
+        ({"at": ago(minutes=9), "events": [{"action": "repair", "reason": "x"}]},
+         "events[0].action must be one of"),
+        ({"at": ago(minutes=9), "events": [{"action": "respond", "agent_id": "alice"}]},
+         "events[0] needs `at`"),
+        ({"at": ago(minutes=9), "events": [{"action": "pause", "at": ago(minutes=1)}]},
+         "reason"),  # the action's own body checked: a pause needs its reason
+        ({"at": ago(minutes=9), "events": [{"action": "respond", "at": ago(seconds=-60)}]},
+         "is in the future"),
+    ],
+    ids=["no-opening-time", "unknown", "admin-only", "undated", "bad-body", "future"],
+)  # fmt: skip
+async def test_an_openings_past_is_checked_as_each_action_would_be(
+    keyed: Keyed, extra: dict[str, object], problem: str
+) -> None:
+    response = await call(keyed, "integration", "POST", "/tickets", OPEN | extra)
+    assert response.status_code == 422, response.text
+    assert problem in response.text
+
+
+async def test_only_admin_and_integration_keys_may_send_an_openings_past(keyed: Keyed) -> None:
+    past = {"at": ago(minutes=9), "events": [{"action": "respond", "at": ago(minutes=1)}]}
+    response = await call(keyed, "agent", "POST", "/tickets", OPEN | past)
+    assert response.status_code == 403
+    assert response.json()["detail"].startswith("an agent key may not send `at`")

@@ -71,3 +71,32 @@ async def test_answers_dated_in_the_past_stop_the_clocks_then(
     assert resolved.status_code == 200, resolved.text
     assert datetime.fromisoformat(resolved.json()["resolved_at"]) == resolved_at
     assert resolved.json()["resolution"]["elapsed_seconds"] == 5 * 60
+
+
+async def test_a_backfilled_ticket_opens_with_its_past_and_earns_its_own_verdicts(
+    http: httpx.AsyncClient, customer: str
+) -> None:
+    opened_at = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0)
+    events = [
+        {"action": "respond", "at": (opened_at + timedelta(minutes=5)).isoformat(),
+         "agent_id": "alice"},
+        {"action": "resolve", "at": (opened_at + timedelta(minutes=50)).isoformat(),
+         "agent_id": "alice", "resolution": "replaced the disk"},
+    ]  # fmt: skip
+    ticket = await open_ticket(http, customer, at=opened_at.isoformat(), events=events)
+    assert ticket["status"] == "resolved"
+    assert ticket["response"]["state"] == "met" and ticket["resolution"]["state"] == "met"
+    assert datetime.fromisoformat(ticket["resolved_at"]) == opened_at + timedelta(minutes=50)
+    await asyncio.sleep(0.5)  # the workflow's first task: nothing breached, nothing escalated
+    read = (await http.get(f"/tickets/{ticket['ticket_id']}")).json()
+    assert read["status"] == "resolved" and read["escalations"] == []
+    assert read["response"]["completed_at"] == ticket["response"]["completed_at"]
+
+    refused = await http.post(
+        "/tickets",
+        json={"title": "x", "priority": "P1", "customer_id": customer,
+              "at": opened_at.isoformat(), "events": list(reversed(events))},
+    )  # fmt: skip
+    assert refused.status_code == 422
+    assert refused.json()["detail"].startswith("events[1] (respond): at ")  # out of order
+    assert "before the ticket's last recorded event" in refused.json()["detail"]

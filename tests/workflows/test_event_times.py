@@ -12,12 +12,13 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from sla.actions import ActionInvalid, Close, Resolve, Respond
+from sla.actions import ActionInvalid, Close, PastAction, Resolve, Respond
 from sla.clock import ClockState
 from sla.policy import PolicySnapshot
 from sla.what_if import why_not_reproduced
 from store import Store
-from tests.support.workflows import act, open_ticket, state_of, ticket_worker
+from tests.support.workflows import act, new_ticket, open_ticket, state_of, ticket_worker
+from workflows.ticket import TicketWorkflow
 
 
 async def test_a_ticket_opened_twenty_minutes_back_breaches_at_once_dated_right(
@@ -73,4 +74,35 @@ async def test_actions_dated_in_the_past_stop_the_clocks_then_and_replay_to_the_
         ("respond", timedelta(minutes=5)),
         ("resolve", timedelta(minutes=9)),
     ]
+    assert why_not_reproduced(kept) is None
+
+
+async def test_a_backfilled_ticket_opens_with_its_past_and_keeps_the_verdicts_it_earned(
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, tmp_path: Path
+) -> None:
+    """Opened five days back, answered in 5 min and resolved in 30: its past comes with the
+    opening, so no deadline that passed since is checked before it (no race, no breach)."""
+    store = Store.at(tmp_path / "store.sqlite3")
+    now = await time_env.get_current_time()
+    opened = now - timedelta(days=5)
+    past = [
+        PastAction.of(Respond(agent_id="alice", at=opened + timedelta(minutes=5))),
+        PastAction.of(Resolve(agent_id="alice", at=opened + timedelta(minutes=30))),
+    ]
+    new = new_ticket(standard_policy, opened_at=opened, received_at=now, past=past)
+    async with ticket_worker(time_env.client, task_queue, store):
+        handle = await time_env.client.start_workflow(
+            TicketWorkflow.run, new, id=f"ticket-{new.ticket_id}", task_queue=task_queue
+        )
+        state = await state_of(handle)
+        await act(handle, Close())
+        await handle.result()
+
+    assert state.response.state is ClockState.MET and state.resolution.state is ClockState.MET
+    assert state.resolved_at == opened + timedelta(minutes=30)
+    assert state.escalations == [] and not state.ever_breached
+    responded = next(e for e in state.timeline if e.kind == "responded")
+    assert responded.detail["received_at"] == now.isoformat()
+    [kept], _ = store.journaled_tickets(opened - timedelta(days=1), now)
+    assert [e.kind for e in kept.entries][:2] == ["respond", "resolve"]
     assert why_not_reproduced(kept) is None
