@@ -89,6 +89,11 @@ class Desk:
                 "resolution": {"completed_at": None},
                 "earlier_resolutions": [],
             }
+            # Its past (the row's events) applies as it opens, as the API applies it.
+            for event in body.get("events", []):
+                step = {"respond": "/respond", "resolve": "/resolve", "change": ""}[event["action"]]
+                if (refused := self.apply(ticket, step, event)) is not None:
+                    return refused
             self.tickets[body["ticket_id"]] = ticket
             return JSONResponse(ticket, 201)
 
@@ -98,26 +103,32 @@ class Desk:
             ticket = self.tickets[ticket_id]
             if body["request_id"] in self.seen:
                 return JSONResponse(ticket)
-            if refused := _too_old(body["at"]):
+            if (refused := self.apply(ticket, step, body)) is not None:
                 return refused
-            if step == "/respond":
-                ticket["response"]["completed_at"] = body["at"]
-                ticket["status"] = "responded"
-                # Without agent_id, the key's own name (here always "ops").
-                ticket["assignee"] = ticket["assignee"] or body.get("agent_id", "ops")
-            elif step == "/resolve":
-                if ticket["status"] == "resolved":
-                    return JSONResponse({"detail": "cannot resolve: the ticket is resolved"}, 409)
-                answered = ticket["response"]["completed_at"] or body["at"]
-                ticket["response"]["completed_at"] = answered
-                ticket["status"], ticket["resolved_at"] = "resolved", body["at"]
-            else:
-                ticket["assignee"] = body["assignee"]
             self.seen.add(body["request_id"])
-            self.applied[step or "assign"] += 1
             return JSONResponse(ticket)
 
         return app
+
+    def apply(self, ticket: dict[str, Any], step: str, body: dict[str, Any]) -> JSONResponse | None:
+        """A step on the ticket, counted; the refusal, if the desk refuses it."""
+        if refused := _too_old(body["at"]):
+            return refused
+        if step == "/respond":
+            ticket["response"]["completed_at"] = body["at"]
+            ticket["status"] = "responded"
+            # Without agent_id, the key's own name (here always "ops").
+            ticket["assignee"] = ticket["assignee"] or body.get("agent_id", "ops")
+        elif step == "/resolve":
+            if ticket["status"] == "resolved":
+                return JSONResponse({"detail": "cannot resolve: the ticket is resolved"}, 409)
+            answered = ticket["response"]["completed_at"] or body["at"]
+            ticket["response"]["completed_at"] = answered
+            ticket["status"], ticket["resolved_at"] = "resolved", body["at"]
+        else:
+            ticket["assignee"] = body["assignee"]
+        self.applied[step or "assign"] += 1
+        return None
 
 
 def _too_old(at: str) -> JSONResponse | None:
