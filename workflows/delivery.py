@@ -43,8 +43,6 @@ with workflow.unsafe.imports_passed_through():
 
 # The signal a ticket gets when one of its deliveries is dead (the ticket's timeline shows it).
 DELIVERY_FAILED_SIGNAL = "delivery_failed"
-# Deliveries started before the last word was said replay without it.
-LAST_WORD_PATCH = "pagerduty-last-word"
 # The events a PagerDuty webhook says with a trigger: only their deliveries ask for a last word.
 TRIGGERS = ("breach", "escalation")
 
@@ -121,7 +119,6 @@ class DeliveryWorkflow:
             and delivery.event.type in TRIGGERS
             and delivery.event.ticket_id is not None
             and delivery.target.startswith(WEBHOOK)
-            and workflow.patched(LAST_WORD_PATCH)
         ):
             await _last_word(order, delivered_at)
         return outcome
