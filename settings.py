@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from config import shipped_config_path
 from config.resolve import check_edges
+from config.secrets import resolve_secrets
 from sla.durations import parse_duration
 from sla.policy import ConfigError, SlaConfig, parse_config
 
@@ -156,7 +157,9 @@ def read_config_file(path: Path) -> InForce:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     try:
-        config = parse_config(data)
+        # `${ENV_NAME}` and `{file: ...}` secrets (config/secrets.py); the version stays the
+        # file's own bytes, so it never depends on (or hints at) a secret's value.
+        config = parse_config(resolve_secrets(data, path.parent))
         check_edges(config, datetime.now(UTC))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
