@@ -6,12 +6,14 @@ from __future__ import annotations
 import errno
 import os
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from config.resolve import policy_snapshot
 from config.secrets import MAX_FILE_BYTES, resolve_secrets
 from settings import ConfigFile, load_config_file
 from sla.policy import ConfigError
@@ -247,3 +249,18 @@ def test_a_reload_with_a_secret_gone_is_refused_and_the_old_secrets_stay(
     assert config_file.current.notifications.email is not None
     assert config_file.current.notifications.email.smtp_url == SMTP_URL
     assert config_file.current.integrations.jira.secret == "rotated-secret"
+
+
+def test_a_tickets_policy_snapshot_carries_target_names_not_secrets(secrets_env: Path) -> None:
+    # The snapshot is the workflow input's policy (and a repair's, and the journal's): what
+    # goes into a ticket's history. Its routing names targets; URLs and secrets stay here.
+    audiences = "  audiences: {team-lead: [webhook:ops, webhook:chat, mailto:lead@example.com]}"
+    secrets_env.write_text(secrets_env.read_text().replace("  email:", f"{audiences}\n  email:"))
+    config = load_config_file(secrets_env)
+    snapshot = policy_snapshot(config, datetime.now(UTC))
+    assert snapshot.routing is not None
+    assert "webhook:ops" in snapshot.routing.audiences["team-lead"]
+    written = snapshot.model_dump_json()
+    for secret in (WEBHOOK_SECRET, "the-old-secret", "hooks.slack.com", "ops.example.com"):
+        assert secret not in written
+    assert "p4ss-w0rd" not in written and JIRA_SECRET not in written
