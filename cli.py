@@ -10,6 +10,7 @@ import ctypes
 import ipaddress
 import json
 import logging
+import math
 import os
 import secrets
 import shutil
@@ -23,7 +24,6 @@ from typing import Any, NoReturn
 
 import uvicorn
 import yaml
-from prometheus_client import start_http_server
 from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -40,7 +40,7 @@ from cluster import (
     prepare,
 )
 from config.proposal import proposal
-from settings import ClientSettings, Settings, load_config_file
+from settings import ClientSettings, LogSettings, Settings, load_config_file
 from sla.availability import month_bounds
 from sla.policy import ConfigError
 from sla.reports import report_csv, report_table, sla_report
@@ -50,6 +50,7 @@ from store.history import histories_in
 from store.what_if import what_if_for
 from telemetry import configure_logging
 from worker import WORKFLOWS, build_worker
+from worker_probes import WorkerProbes, serving
 from workflows.search_attributes import ALL_KEYS
 
 log = logging.getLogger("slaflow")
@@ -130,6 +131,10 @@ async def connect_when_ready(
     deadline = asyncio.get_running_loop().time() + wait_seconds
     while True:
         try:
+            if process is not None:  # `slaflow up`'s own dev server: plain gRPC, on its port
+                return await connect_temporal(
+                    settings, f"127.0.0.1:{settings.temporal_port}", use_profile=False
+                )
             return await connect_temporal(settings)
         except RuntimeError as exc:  # the SDK reports a refused connection as RuntimeError
             if process is not None and process.poll() is not None:
@@ -158,6 +163,8 @@ def _api_server(settings: Settings, client: Client, store: Store) -> _ApiServer:
         port=settings.api_port,
         log_level="warning",
         access_log=False,
+        # Requests in flight when the process is told to stop get this long to finish.
+        timeout_graceful_shutdown=math.ceil(settings.graceful_shutdown.total_seconds()),
     )
     return _ApiServer(config)
 
@@ -218,18 +225,29 @@ async def _until_signalled(*tasks: asyncio.Task[Any]) -> None:
             raise task.exception()  # type: ignore[misc]
 
 
-async def serve(settings: Settings, *, run_worker: bool, run_api: bool, client: Client) -> None:
+async def serve(
+    settings: Settings,
+    *,
+    run_worker: bool,
+    run_api: bool,
+    client: Client,
+    probes: WorkerProbes | None = None,
+) -> None:
     tasks: list[asyncio.Task[Any]] = []
     store = await asyncio.to_thread(open_store, settings)  # migrates to the current schema
     api = _api_server(settings, client, store) if run_api else None
     worker = build_worker(client, settings, store) if run_worker else None
     if worker is not None:
         tasks.append(asyncio.create_task(worker.run(), name="worker"))
+        if probes is not None:
+            probes.worker, probes.store = worker, store
     if api is not None:
         tasks.append(asyncio.create_task(api.serve(), name="api"))
     try:
         await _until_signalled(*tasks)
     finally:
+        if probes is not None:
+            probes.stopping = True
         if api is not None:
             api.should_exit = True
         if worker is not None:
@@ -255,6 +273,11 @@ def _check_bind(settings: Settings) -> None:
 
 
 async def _up(settings: Settings, reloads: ConfigReloads) -> None:
+    async with serving(settings.worker_metrics_address) as probes:  # /livez while starting
+        await _up_serving(settings, reloads, probes)
+
+
+async def _up_serving(settings: Settings, reloads: ConfigReloads, probes: WorkerProbes) -> None:
     _check_bind(settings)
     if not settings.api_keys_file:
         print(
@@ -266,7 +289,7 @@ async def _up(settings: Settings, reloads: ConfigReloads) -> None:
         client = await connect_when_ready(settings)
         await prepare(client, settings)
         reloads.schedules = client
-        await serve(settings, run_worker=True, run_api=True, client=client)
+        await serve(settings, run_worker=True, run_api=True, client=client, probes=probes)
         return
     with embedded_temporal(settings) as process:
         client = await connect_when_ready(settings, process)
@@ -278,7 +301,7 @@ async def _up(settings: Settings, reloads: ConfigReloads) -> None:
             + (f", Web UI on http://127.0.0.1:{settings.ui_port}" if settings.ui else ""),
             file=sys.stderr,
         )
-        await serve(settings, run_worker=True, run_api=True, client=client)
+        await serve(settings, run_worker=True, run_api=True, client=client, probes=probes)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -365,7 +388,12 @@ def _settings(args: argparse.Namespace) -> Settings:
     overrides = {
         key: value for key, value in vars(args).items() if key != "command" and value is not None
     }
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:  # the variable and what is wrong, not a traceback
+        error = exc.errors()[0]
+        name = f"SLAFLOW_{str(error['loc'][0]).upper()}: " if error["loc"] else ""
+        raise SystemExit(f"slaflow: {name}{error['msg'].removeprefix('Value error, ')}") from None
     _ = settings.sla_config  # fail at start on a bad config, naming the key
     return settings
 
@@ -525,20 +553,45 @@ async def _run(args: argparse.Namespace) -> None:
     if args.command == "up":
         await _up(settings, reloads)
         return
+    if args.command == "worker":
+        # Served from the start, so /livez answers while Temporal is awaited.
+        async with serving(settings.worker_metrics_address) as probes:
+            client = await connect_when_ready(settings)
+            await serve(settings, run_worker=True, run_api=False, client=client, probes=probes)
+        return
     client = await connect_when_ready(settings)
     if args.command == "setup":
-        await prepare(client, settings)  # search attributes, retention, schedules
-        await asyncio.to_thread(open_store, settings)  # runs the store's migrations
+        await setup(client, settings)
+    elif args.command == "api":
+        await serve(settings, run_worker=False, run_api=True, client=client)
+
+
+async def setup(client: Client, settings: Settings) -> None:
+    """`slaflow setup`: search attributes, retention, schedules, the store's migrations. What
+    the server refuses (Temporal Cloud manages retention and search attributes with tcld) is
+    said on stderr with the tcld commands that do it on stdout, and the rest is done: exit 0.
+    Run it again once they have run: it then finds nothing to do there and says so."""
+    refused = await prepare(client, settings)
+    await asyncio.to_thread(open_store, settings)  # runs the store's migrations
+    for step in refused:
+        print(
+            f"slaflow: the server refused to {step.what} on {client.namespace} "
+            f"({step.reason}); on Temporal Cloud, run:",
+            file=sys.stderr,
+        )
+        for command in step.commands:
+            print(command)
+    if refused:
+        print(
+            f"slaflow: schedules made on {client.namespace}; store migrated; the rest is the "
+            "tcld commands above (then run slaflow setup again to check)",
+            file=sys.stderr,
+        )
+    else:
         print(
             f"slaflow: search attributes registered on {client.namespace}; store migrated",
             file=sys.stderr,
         )
-    elif args.command == "worker":
-        if settings.worker_metrics_port:  # the API is elsewhere: serve slaflow_* here
-            start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
-        await serve(settings, run_worker=True, run_api=False, client=client)
-    elif args.command == "api":
-        await serve(settings, run_worker=False, run_api=True, client=client)
 
 
 def serve_api_processes(settings: Settings) -> None:
@@ -553,6 +606,7 @@ def serve_api_processes(settings: Settings) -> None:
         workers=settings.api_workers,
         log_level="warning",
         access_log=False,
+        timeout_graceful_shutdown=math.ceil(settings.graceful_shutdown.total_seconds()),
     )
 
 
@@ -578,7 +632,10 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 
 
 def _main(argv: Sequence[str] | None) -> None:
-    configure_logging()
+    try:
+        configure_logging(LogSettings().log_level)
+    except ValidationError as exc:
+        raise SystemExit(f"slaflow: SLAFLOW_LOG_LEVEL: {exc.errors()[0]['msg']}") from None
     args = _parser().parse_args(argv)
     try:
         if args.command == "api":

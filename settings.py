@@ -6,15 +6,23 @@ Values only: the store, the archive and the Temporal client are built where a pr
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Self
 
 import yaml
-from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, SecretStr
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from config import shipped_config_path
@@ -50,7 +58,39 @@ def _http_url(url: str | None) -> str | None:
     return url
 
 
-class Settings(BaseSettings):
+def _bind_address(address: str | None) -> str | None:
+    """host:port with an IP address for host (0.0.0.0 or [::] for every interface): the SDK's
+    Prometheus server binds it as given and takes no host names."""
+    if address is None:
+        return None
+    host, _, port = address.rpartition(":")
+    try:
+        ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+        ok = host.startswith("[") == (":" in host) and port.isdigit() and 0 < int(port) < 65536
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"{address!r} is not host:port with an IP address (0.0.0.0:9464, [::]:9464)"
+        )
+    return address
+
+
+def _log_level(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+class LogSettings(BaseSettings):
+    """What logging needs, read before anything else (a command's other settings may fail)."""
+
+    model_config = SettingsConfigDict(env_prefix="SLAFLOW_", extra="ignore")
+
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_log_level)
+    ] = "INFO"
+
+
+class Settings(LogSettings):
     model_config = SettingsConfigDict(env_prefix="SLAFLOW_", extra="ignore")
 
     config: Path = Field(default_factory=shipped_config_path)
@@ -96,10 +136,16 @@ class Settings(BaseSettings):
     ] = Field(default_factory=list)
     # Where the board links a ticket's workflow; unset: `slaflow up`'s embedded Web UI.
     temporal_ui_url: Annotated[str | None, AfterValidator(_http_url)] = None
-    # The Temporal SDK's own worker metrics (Prometheus) on this port; unset: off.
-    sdk_metrics_port: int | None = None
-    # `slaflow worker` alone serves slaflow_* metrics here (the API serves them at /metrics).
-    worker_metrics_port: int | None = None
+    # The Temporal SDK's own worker metrics (Prometheus) on host:port; unset: off.
+    sdk_metrics_address: Annotated[str | None, AfterValidator(_bind_address)] = None
+    # `slaflow worker` and `up` serve the worker's slaflow_* metrics, /livez and /readyz here.
+    worker_metrics_address: Annotated[str | None, AfterValidator(_bind_address)] = None
+    # The older settings: a port on 127.0.0.1, the same as the address 127.0.0.1:<port>.
+    sdk_metrics_port: int | None = Field(default=None, gt=0, lt=65536)
+    worker_metrics_port: int | None = Field(default=None, gt=0, lt=65536)
+    # How long a stopping worker lets its running activities finish, and the API its requests
+    # in flight, before cancelling them (SIGTERM: a rolling update).
+    graceful_shutdown: Annotated[timedelta, BeforeValidator(parse_duration)] = timedelta(seconds=30)
     # How long Temporal keeps a closed ticket's history; the archive keeps it after that.
     retention: Annotated[timedelta, BeforeValidator(parse_duration)] = timedelta(days=30)
     # The store that outlives Temporal's retention; a SQLite file in the data dir by default.
@@ -107,6 +153,18 @@ class Settings(BaseSettings):
     # The archive in an S3-compatible store (s3://bucket/prefix?endpoint_url=...&region=...,
     # credentials from the AWS environment); unset: a directory in the data dir.
     archive_url: str | None = None
+
+    @model_validator(mode="after")
+    def _addresses_from_ports(self) -> Self:
+        for name in ("sdk_metrics", "worker_metrics"):
+            address, port = getattr(self, f"{name}_address"), getattr(self, f"{name}_port")
+            if port is None:
+                continue
+            if address is not None and address != f"127.0.0.1:{port}":
+                env = f"SLAFLOW_{name.upper()}"
+                raise ValueError(f"{env}_ADDRESS and {env}_PORT disagree: set only the address")
+            setattr(self, f"{name}_address", f"127.0.0.1:{port}")
+        return self
 
     @cached_property
     def config_file(self) -> ConfigFile:

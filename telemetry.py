@@ -74,7 +74,7 @@ class StructuredFormatter(logging.Formatter):
         return text + ("\n" + self.formatException(record.exc_info) if record.exc_info else "")
 
 
-def configure_logging(level: int = logging.INFO, as_json: bool | None = None) -> None:
+def configure_logging(level: int | str = logging.INFO, as_json: bool | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         StructuredFormatter(as_json if as_json is not None else not sys.stderr.isatty())

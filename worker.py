@@ -102,6 +102,9 @@ def build_worker(client: Client, settings: Settings, store: Store | None = None)
         # extend_calendar is a quick sync activity; sync activities need an executor.
         activity_executor=ThreadPoolExecutor(max_workers=4),
         max_cached_workflows=settings.max_cached_workflows,
+        # On shutdown (SIGTERM: a rolling update) running activities get this long to finish
+        # before they are cancelled; the SDK's default, none, cancels them at once.
+        graceful_shutdown_timeout=settings.graceful_shutdown,
         workflow_runner=(
             SandboxedWorkflowRunner() if settings.workflow_sandbox else UnsandboxedWorkflowRunner()
         ),

@@ -1,4 +1,6 @@
-"""Readiness: Temporal reachable AND a worker polling the ticket task queue; and what waits.
+"""Probes. Liveness (`/livez`): the process serves HTTP, nothing else is asked, so a Temporal
+blip never gets a healthy API restarted. Readiness (`/readyz`, and `/healthz` as before):
+Temporal reachable AND a worker polling the ticket task queue; and what waits.
 
 The store is reported but does not decide readiness: tickets keep their clocks while it is
 down (their records wait, docs/design.md), so a store outage shows here and in metrics
@@ -63,7 +65,7 @@ async def pending_effects(client: Client) -> int | None:
         counted = await client.count_workflows(
             PENDING_QUERY, rpc_timeout=timedelta(seconds=CHECK_SECONDS)
         )
-    except Exception:  # Temporal unreachable or slow: /healthz says so on its own
+    except Exception:  # Temporal unreachable or slow: /readyz says so on its own
         return None
     telemetry.PENDING_EFFECTS.set(counted.count)
     return counted.count
@@ -78,8 +80,14 @@ def _staff(request: Request) -> bool:
         return False
 
 
+@router.get("/livez")
+async def livez() -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/readyz")
 @router.get("/healthz")
-async def healthz(request: Request, desk: DeskDep, store: StoreDep) -> JSONResponse:
+async def readyz(request: Request, desk: DeskDep, store: StoreDep) -> JSONResponse:
     detailed = _staff(request)
     client = desk.client
     try:

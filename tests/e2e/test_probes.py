@@ -1,0 +1,115 @@
+"""Probes as an orchestrator reads them, on real processes: `/livez` answers while the process
+serves whatever is down, `/readyz` (and `/healthz`, its alias) only while Temporal answers and
+a worker polls; a worker's own `/livez`, `/readyz` and `/metrics` on its metrics address; and
+SIGTERM lets a request in flight finish."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cli import embedded_temporal
+from settings import Settings
+from tests.support.ports import free_port
+from tests.support.processes import Processes, wait_for
+
+
+def status(url: str) -> tuple[int, Any]:
+    """(status, JSON body) of GET `url`; (0, None) while nothing answers there."""
+    try:
+        answer = httpx.get(url, timeout=10)
+    except httpx.TransportError:
+        return 0, None
+    body = answer.json() if answer.headers.get("content-type") == "application/json" else None
+    return answer.status_code, body
+
+
+@pytest.fixture
+def stoppable(tmp_path: Path) -> Iterator[tuple[Processes, Any]]:
+    """slaflow processes (none started yet) on a Temporal dev server of their own, which the
+    test may stop: (processes, the server's process)."""
+    settings = Settings(data_dir=tmp_path / "temporal", temporal_port=free_port(), ui=False)
+    with embedded_temporal(settings) as server:
+        running = Processes(tmp_path, f"127.0.0.1:{settings.temporal_port}")
+        try:
+            yield running, server
+        finally:
+            running.kill_all()
+
+
+def test_liveness_holds_and_readiness_follows_temporal(stoppable: tuple[Processes, Any]) -> None:
+    processes, server = stoppable
+    probes = f"http://127.0.0.1:{free_port()}"
+    processes.env["SLAFLOW_WORKER_METRICS_ADDRESS"] = probes.removeprefix("http://")
+    processes.start("worker")
+    processes.start("api")
+    api = processes.url
+
+    wait_for(lambda: status(f"{probes}/readyz")[0] == 200, seconds=60)
+    ready = status(f"{probes}/readyz")[1]
+    assert ready == {
+        "status": "ok",
+        "temporal": "reachable",
+        "pollers": {"workflow": True, "activity": True},
+        "store": "ok",
+    }
+    assert status(f"{probes}/livez") == (200, {"status": "ok"})
+    assert "slaflow_escalations_total" in httpx.get(f"{probes}/metrics").text
+    wait_for(lambda: status(f"{api}/readyz")[0] == 200, seconds=60)
+    assert status(f"{api}/readyz") == status(f"{api}/healthz")
+    assert status(f"{api}/livez") == (200, {"status": "ok"})
+
+    server.terminate()
+    server.wait(timeout=15)
+    # Readiness goes with Temporal; liveness stays, so nothing is restarted for a blip.
+    wait_for(lambda: status(f"{api}/readyz")[0] == 503, seconds=30)
+    assert status(f"{api}/readyz")[1]["status"] == "unavailable"
+    assert status(f"{api}/healthz")[0] == 503
+    assert status(f"{api}/livez") == (200, {"status": "ok"})
+    wait_for(lambda: status(f"{probes}/readyz")[0] == 503, seconds=30)
+    answer = status(f"{probes}/readyz")[1]
+    assert answer["temporal"] == "unreachable" and answer["status"] == "unavailable", answer
+    assert status(f"{probes}/livez") == (200, {"status": "ok"})
+
+
+def test_a_worker_serves_liveness_while_it_waits_for_temporal(processes: Processes) -> None:
+    probes = f"http://127.0.0.1:{free_port()}"
+    processes.env["SLAFLOW_WORKER_METRICS_ADDRESS"] = probes.removeprefix("http://")
+    processes.env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{free_port()}"  # nothing listens there
+    processes.start("worker")
+    wait_for(lambda: status(f"{probes}/livez")[0] == 200, seconds=30)
+    assert status(f"{probes}/readyz") == (503, {"status": "starting"})
+
+
+def test_sigterm_lets_a_request_in_flight_finish(processes: Processes) -> None:
+    processes.env["SLAFLOW_MAX_REQUEST_SECONDS"] = "50"
+    processes.start("api")  # no worker yet: an action waits for one
+    wait_for(lambda: status(f"{processes.url}/livez")[0] == 200, seconds=60)
+    with httpx.Client(base_url=processes.url, timeout=60) as http:
+        opened = http.post("/tickets", json={"title": "t", "priority": "P2", "customer_id": "acme"})
+        assert opened.status_code == 201, opened.text
+        ticket_id = opened.json()["ticket_id"]
+        answers: list[httpx.Response] = []
+        respond = threading.Thread(
+            target=lambda: answers.append(
+                http.post(f"/tickets/{ticket_id}/respond", json={"agent_id": "alice"})
+            )
+        )
+        respond.start()
+        time.sleep(1)  # the request is in the API, which waits for a worker to take it
+        processes.send("api", signal.SIGTERM)
+        # The API takes no new connection, and still answers the one in flight once a worker
+        # takes the update.
+        wait_for(lambda: status(f"{processes.url}/livez")[0] == 0, seconds=10)
+        processes.start("worker")
+        respond.join(timeout=60)
+    assert answers and answers[0].status_code == 200, answers
+    assert answers[0].json()["ticket_id"] == ticket_id
+    assert processes.running["api"].wait(timeout=30) == 0
