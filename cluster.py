@@ -44,17 +44,15 @@ async def connect_temporal(settings: Settings, address: str | None = None) -> Cl
     )
     connect_config["namespace"] = settings.temporal_namespace
     connect_config["data_converter"] = pydantic_data_converter
-    if settings.sdk_metrics_port:
-        connect_config["runtime"] = _runtime_with_metrics(settings.sdk_metrics_port)
+    if settings.sdk_metrics_address:
+        connect_config["runtime"] = _runtime_with_metrics(settings.sdk_metrics_address)
     return await Client.connect(**connect_config)
 
 
 @cache
-def _runtime_with_metrics(port: int) -> Runtime:
-    """One runtime per process: the SDK's worker metrics for Prometheus on `port`."""
-    return Runtime(
-        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}"))
-    )
+def _runtime_with_metrics(address: str) -> Runtime:
+    """One runtime per process: the SDK's worker metrics for Prometheus on host:port."""
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
 
 
 STATEMENTS_SCHEDULE = "slaflow-monthly-statements"

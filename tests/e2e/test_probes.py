@@ -113,3 +113,28 @@ def test_sigterm_lets_a_request_in_flight_finish(processes: Processes) -> None:
     assert answers and answers[0].status_code == 200, answers
     assert answers[0].json()["ticket_id"] == ticket_id
     assert processes.running["api"].wait(timeout=30) == 0
+
+
+def listening_on_every_interface(port: int) -> bool:
+    """Some socket listens on 0.0.0.0:`port` (/proc/net/tcp: state 0A, address in hex)."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return any(row.split()[1] == f"00000000:{port:04X}" and row.split()[3] == "0A" for row in rows)
+
+
+def test_worker_and_sdk_metrics_on_every_interface(processes: Processes) -> None:
+    ours, sdk = free_port(), free_port()
+    processes.env["SLAFLOW_WORKER_METRICS_ADDRESS"] = f"0.0.0.0:{ours}"
+    processes.env["SLAFLOW_SDK_METRICS_ADDRESS"] = f"0.0.0.0:{sdk}"
+    processes.start("worker")
+    wait_for(lambda: status(f"http://127.0.0.1:{ours}/readyz")[0] == 200, seconds=60)
+    assert listening_on_every_interface(ours) and listening_on_every_interface(sdk)
+    assert "slaflow_breaches_total" in httpx.get(f"http://127.0.0.1:{ours}/metrics").text
+    wait_for(lambda: "temporal_" in httpx.get(f"http://127.0.0.1:{sdk}/metrics").text)
+
+
+def test_the_older_port_still_serves_on_loopback(processes: Processes) -> None:
+    port = free_port()
+    processes.env["SLAFLOW_WORKER_METRICS_PORT"] = str(port)
+    processes.start("worker")
+    wait_for(lambda: status(f"http://127.0.0.1:{port}/livez")[0] == 200, seconds=60)
+    assert not listening_on_every_interface(port)
