@@ -26,6 +26,14 @@ HTTP_LATENCY = Histogram(
 TICKETS_OPENED = Counter("slaflow_tickets_opened_total", "Tickets opened", ["priority"])
 BREACHES = Counter("slaflow_breaches_total", "SLA clocks breached", ["metric", "priority"])
 ESCALATIONS = Counter("slaflow_escalations_total", "Escalation levels reached", ["level"])
+# Escalation recorded (in the store, by the worker) minus the moment it was due: what an SLA
+# operator reads as "did escalations go out on time". It counts a worker or store that was late
+# too (records wait out a store outage), and an imported ticket's escalations dated long ago.
+ESCALATION_LATENESS = Histogram(
+    "slaflow_escalation_lateness_seconds",
+    "Escalations: recorded minus due time",
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600),
+)
 WARNINGS = Counter("slaflow_warnings_total", "SLA warnings sent", ["metric"])
 CREDITS = Counter("slaflow_credits_total", "Penalties and rewards recorded", ["kind", "unit"])
 DELIVERIES = Counter("slaflow_deliveries_total", "Notification deliveries", ["outcome"])

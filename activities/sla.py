@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio import activity
@@ -53,6 +54,8 @@ def count(effect: Effect) -> None:
         telemetry.BREACHES.labels(effect.metric.value, effect.priority.value).inc()
     elif effect.kind is EffectKind.ESCALATION:
         telemetry.ESCALATIONS.labels(str(effect.level)).inc()
+        late = (datetime.now(UTC) - effect.at).total_seconds()
+        telemetry.ESCALATION_LATENESS.observe(max(late, 0.0))  # a clock a little ahead: on time
     elif effect.kind is EffectKind.WARNING:
         telemetry.WARNINGS.labels(effect.metric.value).inc()
     if RECORDED[effect.kind].ledger == "credit" and effect.unit is not None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from temporalio.testing import ActivityEnvironment
 
 from activities.sla import SlaActivities
@@ -118,3 +119,24 @@ async def test_a_tasks_changes_are_recorded_and_logged_once_each(
         ("penalty_recorded", True),
     ]
     assert store.ticket("T-1") is not None
+
+
+async def test_an_escalation_is_timed_against_its_due_moment_once(store: Store) -> None:
+    """slaflow_escalation_lateness_seconds: recorded minus due, observed where it is first
+    recorded (a retry adds nothing)."""
+
+    def observed() -> list[float]:
+        name = "slaflow_escalation_lateness_seconds"
+        count = REGISTRY.get_sample_value(f"{name}_count")
+        buckets = [
+            REGISTRY.get_sample_value(f"{name}_bucket", {"le": le}) for le in ("60.0", "120.0")
+        ]
+        return [value or 0.0 for value in (count, *buckets)]
+
+    before = observed()
+    due = datetime.now(UTC) - timedelta(seconds=90)
+    late = effect(EffectKind.ESCALATION, 1).model_copy(update={"at": due})
+    await record(store, late)
+    await record(store, late)  # a retry
+    # Once, 90 s late: within two minutes, not within one.
+    assert observed() == [before[0] + 1, before[1], before[2] + 1]
