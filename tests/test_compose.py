@@ -23,6 +23,7 @@ import yaml
 from sqlalchemy.engine import URL, make_url
 
 from settings import Settings
+from sla.durations import parse_duration
 from store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -263,6 +264,10 @@ def test_settings_reads_the_store_and_cluster_names() -> None:
         "SLAFLOW_RETENTION",
         "SLAFLOW_SDK_METRICS_PORT",
         "SLAFLOW_WORKER_METRICS_PORT",
+        "SLAFLOW_SDK_METRICS_ADDRESS",
+        "SLAFLOW_WORKER_METRICS_ADDRESS",
+        "SLAFLOW_GRACEFUL_SHUTDOWN",
+        "SLAFLOW_LOG_LEVEL",
         "TEMPORAL_ADDRESS",
         "TEMPORAL_NAMESPACE",
     ):
@@ -304,7 +309,28 @@ def test_api_settings_listen_on_published_port(
     published = [str(p) for p in api.get("ports", [])]
     assert f"{settings.api_port}:{settings.api_port}" in published, published
     health = " ".join(command({"command": api["healthcheck"]["test"]}))
-    assert f":{settings.api_port}/healthz" in health, health
+    assert f":{settings.api_port}/readyz" in health, health
+
+
+def test_the_worker_is_probed_on_its_metrics_address(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = services["worker"]
+    settings = settings_under(app_env(services, "worker"), monkeypatch)
+    assert settings.worker_metrics_address is not None
+    host, _, port = settings.worker_metrics_address.rpartition(":")
+    assert host == "0.0.0.0", "a Prometheus beside it scrapes the worker over the network"
+    health = " ".join(command({"command": worker["healthcheck"]["test"]}))
+    assert f"127.0.0.1:{port}/readyz" in health, health
+
+
+@pytest.mark.parametrize("name", ["worker", "api"])
+def test_docker_waits_out_the_graceful_shutdown(
+    name: str, services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_under(app_env(services, name), monkeypatch)
+    grace = services[name].get("stop_grace_period", "10s")  # Docker's default
+    assert parse_duration(grace) > settings.graceful_shutdown, grace
 
 
 def published(service: dict[str, Any]) -> list[tuple[str, str]]:
