@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -598,6 +599,24 @@ def serve_api_processes(settings: Settings) -> None:
     """`slaflow api` as several uvicorn worker processes; each builds the app from the
     environment (create_app opens its own client and store at startup)."""
     os.environ["SLAFLOW_CONFIG"] = str(settings.config)  # --config, for the children
+    with _metrics_shared():
+        _serve_api_processes(settings)
+
+
+@contextlib.contextmanager
+def _metrics_shared() -> Iterator[None]:
+    """The API's processes count their metrics in files of one directory (prometheus_client's
+    multiprocess mode), so whichever answers /metrics answers with the sum. A fresh directory
+    per start (files of a former run would count again), unless the operator names one."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="slaflow-metrics-") as directory:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory  # read as each child imports
+        yield
+
+
+def _serve_api_processes(settings: Settings) -> None:
     uvicorn.run(
         "api.app:create_app",
         factory=True,

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 HTTP_REQUESTS = Counter(
     "slaflow_http_requests_total", "API requests by route and status", ["method", "route", "status"]
@@ -43,10 +51,28 @@ DESK_DELIVERIES = Counter(
 )
 # Set by the API from visibility each time /healthz or /metrics is read: tickets whose records
 # wait for the store (non-zero only while the store is down or slow).
+# Several API processes: the last one to check tells (each process checks the same things).
 PENDING_EFFECTS = Gauge(
-    "slaflow_pending_effects", "Running tickets with records waiting for the store"
+    "slaflow_pending_effects",
+    "Running tickets with records waiting for the store",
+    multiprocess_mode="mostrecent",
 )
-STORE_UP = Gauge("slaflow_store_up", "1 when the store answered the API's last check, else 0")
+STORE_UP = Gauge(
+    "slaflow_store_up",
+    "1 when the store answered the API's last check, else 0",
+    multiprocess_mode="mostrecent",
+)
+
+
+def exposition() -> bytes:
+    """The Prometheus text of this process's metrics; of every process's, summed, when they
+    count in PROMETHEUS_MULTIPROC_DIR (prometheus_client's own variable, which `slaflow api`
+    sets for SLAFLOW_API_WORKERS > 1), so any one of them answers for all."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return generate_latest()
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
 
 
 class StructuredFormatter(logging.Formatter):

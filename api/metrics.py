@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import telemetry
@@ -25,7 +25,7 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 async def metrics(desk: DeskDep, store: StoreDep) -> Response:
     # The outage gauges are read when scraped, like /healthz reads them.
     await asyncio.gather(store_status(store), pending_effects(desk.client))
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 class RequestMetrics:
