@@ -125,7 +125,7 @@ class Settings(LogSettings):
     max_request_seconds: float = 10.0
     # Processes serving `slaflow api` (uvicorn workers; each its own Temporal client). `slaflow
     # up` keeps the API in the worker's process: on 2 cores a separate API process measured
-    # no faster (docs/tuning.md). With more than one, any answers /metrics with the sum of all (cli.py).
+    # no faster (docs/tuning.md). With more than one, any answers /metrics with the sum of all.
     api_workers: int = Field(default=1, ge=1)
     # API keys with roles (YAML); unset: the API is open, and `slaflow up` says so loudly.
     api_keys_file: Path | None = None
