@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from config.resolve import policy_snapshot
 from config.secrets import MAX_FILE_BYTES, resolve_secrets
 from settings import ConfigFile, load_config_file
 from sla.policy import ConfigError
+from tests.support.processes import SLAFLOW
 
 WEBHOOK_SECRET = "whsec_" + "c2VjcmV0LWtleS1vZi1hdC1sZWFzdC0yNC1ieXRlcw=="
 SMTP_URL = "smtps://mailer:p4ss-w0rd@smtp.example.com:465"
@@ -264,3 +266,20 @@ def test_a_tickets_policy_snapshot_carries_target_names_not_secrets(secrets_env:
     for secret in (WEBHOOK_SECRET, "the-old-secret", "hooks.slack.com", "ops.example.com"):
         assert secret not in written
     assert "p4ss-w0rd" not in written and JIRA_SECRET not in written
+
+
+@pytest.mark.parametrize("command", ["up", "worker", "api"])
+def test_each_command_stops_at_start_naming_the_secret_it_cannot_resolve(
+    secrets_env: Path, command: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLAFLOW_", "TEMPORAL_"))}
+    # Nothing listens here: a command that got as far as Temporal would wait, then fail.
+    env |= {"TEMPORAL_ADDRESS": "127.0.0.1:9", "SLAFLOW_CONFIG": str(secrets_env)}
+    env |= {"SLAFLOW_DATA_DIR": str(secrets_env.parent / "data")}
+    env["SLAFLOW_TEST_HOOK_SECRET"] = WEBHOOK_SECRET  # set; SLAFLOW_TEST_SMTP_URL is not
+    done = subprocess.run([SLAFLOW, command], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"slaflow: {secrets_env}: invalid SLA config:",
+        "  notifications.email.smtp_url: environment variable SLAFLOW_TEST_SMTP_URL is not set",
+    ]
