@@ -37,9 +37,6 @@ VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 # Kinds that live outside a namespace (the only cluster-scoped kind the overlay has).
 CLUSTER_SCOPED = {"Namespace"}
 WORKLOADS = {"Deployment", "Job"}
-# Settings issue 20's point 3 adds alongside this (SLAFLOW_LOG_LEVEL, SLAFLOW_GRACEFUL_SHUTDOWN,
-# SLAFLOW_WORKER_METRICS_ADDRESS): allowed by name until settings.py has them.
-PENDING_SETTINGS = {"log_level", "graceful_shutdown", "worker_metrics_address"}
 
 Doc = dict[str, Any]
 
@@ -225,7 +222,7 @@ def environment(docs: list[Doc], container: Doc) -> dict[str, str]:
 
 
 def test_every_setting_named_is_one_slaflow_reads(docs: list[Doc]) -> None:
-    fields = set(Settings.model_fields) | PENDING_SETTINGS
+    fields = set(Settings.model_fields)
     for doc in docs:
         for container in containers(doc):
             for name in environment(docs, container):
@@ -347,6 +344,11 @@ def test_probes_ask_the_right_process_the_right_question(docs: list[Doc]) -> Non
             check = container[probe]["httpGet"]
             assert check["path"] == path, (container["name"], probe)
             assert port_of(container, check["port"]) == port, (container["name"], probe)
+    # Every address the worker serves is on every interface and declared as a port.
+    for name in ("SLAFLOW_WORKER_METRICS_ADDRESS", "SLAFLOW_SDK_METRICS_ADDRESS"):
+        host, _, port = environment(docs, worker)[name].rpartition(":")
+        assert host == "0.0.0.0"
+        assert int(port) in {p["containerPort"] for p in worker["ports"]}
     service = one(docs, "Service", "slaflow-api")
     (service_port,) = service["spec"]["ports"]
     assert port_of(api, service_port["targetPort"]) == api_port
