@@ -35,6 +35,7 @@ from api.auth import KeysFile, Role
 from backfill.importer import import_file
 from cluster import (
     CLI_TYPE,
+    Refused,
     attribute_type,
     connect_temporal,
     ensure_schedules,
@@ -288,13 +289,13 @@ async def _up_serving(settings: Settings, reloads: ConfigReloads, probes: Worker
         )
     if settings.temporal_address:
         client = await connect_when_ready(settings)
-        await prepare(client, settings)
+        say_refused(client.namespace, await prepare(client, settings))
         reloads.schedules = client
         await serve(settings, run_worker=True, run_api=True, client=client, probes=probes)
         return
     with embedded_temporal(settings) as process:
         client = await connect_when_ready(settings, process)
-        await prepare(client, settings)
+        say_refused(client.namespace, await prepare(client, settings))
         reloads.schedules = client
         print(
             f"slaflow: API on http://{settings.api_host}:{settings.api_port}, Temporal on "
@@ -567,6 +568,18 @@ async def _run(args: argparse.Namespace) -> None:
         await serve(settings, run_worker=False, run_api=True, client=client)
 
 
+def say_refused(namespace: str, refused: list[Refused]) -> None:
+    """Each step the server refused, and why, on stderr; the tcld commands on stdout."""
+    for step in refused:
+        print(
+            f"slaflow: the server refused to {step.what} on {namespace} ({step.reason}); "
+            "on Temporal Cloud, run:",
+            file=sys.stderr,
+        )
+        for command in step.commands:
+            print(command, flush=True)
+
+
 async def setup(client: Client, settings: Settings) -> None:
     """`slaflow setup`: search attributes, retention, schedules, the store's migrations. What
     the server refuses (Temporal Cloud manages retention and search attributes with tcld) is
@@ -574,14 +587,7 @@ async def setup(client: Client, settings: Settings) -> None:
     Run it again once they have run: it then finds nothing to do there and says so."""
     refused = await prepare(client, settings)
     await asyncio.to_thread(open_store, settings)  # runs the store's migrations
-    for step in refused:
-        print(
-            f"slaflow: the server refused to {step.what} on {client.namespace} "
-            f"({step.reason}); on Temporal Cloud, run:",
-            file=sys.stderr,
-        )
-        for command in step.commands:
-            print(command)
+    say_refused(client.namespace, refused)
     if refused:
         print(
             f"slaflow: schedules made on {client.namespace}; store migrated; the rest is the "
