@@ -5,20 +5,23 @@ SIGTERM lets a request in flight finish."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from cli import embedded_temporal
 from settings import Settings
 from tests.support.ports import free_port
 from tests.support.processes import Processes, wait_for
+from tests.support.receiver import Receiver
 
 
 def status(url: str) -> tuple[int, Any]:
@@ -136,5 +139,79 @@ def test_the_older_port_still_serves_on_loopback(processes: Processes) -> None:
     port = free_port()
     processes.env["SLAFLOW_WORKER_METRICS_PORT"] = str(port)
     processes.start("worker")
-    wait_for(lambda: status(f"http://127.0.0.1:{port}/livez")[0] == 200, seconds=60)
+    wait_for(lambda: status(f"http://127.0.0.1:{port}/readyz")[0] == 200, seconds=60)
     assert not listening_on_every_interface(port)
+
+
+def test_sigterm_lets_a_running_activity_finish(
+    processes: Processes, receiver: Callable[..., Receiver], dev_env: WorkflowEnvironment
+) -> None:
+    hook = receiver(200, hang=True)  # holds the delivery's request: the activity is running
+    processes.configure(WARNING_ONLY.format(url=hook.url))
+    api = processes.up()
+    api.post("/tickets", json={"title": "Down", "priority": "P1", "customer_id": "acme"})
+    wait_for(lambda: hook.received, seconds=30)
+
+    processes.send("worker", signal.SIGTERM)
+    time.sleep(1)
+    hook.release()  # the receiver answers now, after the worker was told to stop
+    assert processes.running["worker"].wait(timeout=30) == 0
+
+    async def deliveries_sent() -> list[bool]:
+        """Per `deliver` activity of this queue's deliveries: whether it completed."""
+        queue = processes.env["SLAFLOW_TASK_QUEUE"]
+        query = f"WorkflowType = 'Delivery' AND TaskQueue = '{queue}'"
+        sent = []
+        async for found in dev_env.client.list_workflows(query):
+            history = await dev_env.client.get_workflow_handle(found.id).fetch_history()
+            delivers = {
+                e.event_id
+                for e in history.events
+                if e.activity_task_scheduled_event_attributes.activity_type.name == "deliver"
+            }
+            completed = {
+                e.activity_task_completed_event_attributes.scheduled_event_id
+                for e in history.events
+                if e.HasField("activity_task_completed_event_attributes")
+            }
+            sent += [scheduled in completed for scheduled in delivers]
+        return sent
+
+    sent: list[bool] = []
+    wait_for(lambda: sent.extend(asyncio.run(deliveries_sent())) or sent, seconds=20)
+    assert sent == [True]  # finished inside the grace period, not cancelled by the shutdown
+    assert len(hook.received) == 1
+
+
+def test_past_the_grace_a_running_activity_is_cancelled_and_the_worker_stops(
+    processes: Processes, receiver: Callable[..., Receiver]
+) -> None:
+    processes.env["SLAFLOW_GRACEFUL_SHUTDOWN"] = "1s"
+    hook = receiver(200, hang=True)  # answers only when the test ends (or after 10 s)
+    processes.configure(WARNING_ONLY.format(url=hook.url))
+    api = processes.up()
+    api.post("/tickets", json={"title": "Down", "priority": "P1", "customer_id": "acme"})
+    wait_for(lambda: hook.received, seconds=30)
+
+    processes.send("worker", signal.SIGTERM)
+    stopping = time.monotonic()
+    assert processes.running["worker"].wait(timeout=30) == 0
+    # The activity had its second, then was cancelled: the worker is not held by it.
+    assert 1 <= time.monotonic() - stopping < 8
+
+
+WARNING_ONLY = """
+default_policy: standard
+customers:
+  acme: {{policy: standard, monthly_fee: 10000, currency: EUR}}
+notifications:
+  webhooks:
+    - {{name: ops, url: "{url}", secret: "s3cret", events: [warning]}}
+policies:
+  standard:
+    warn_at: [0.5]
+    targets:
+      P1: {{response: 2s, resolution: 1h}}
+      P2: {{response: 1h, resolution: 8h}}
+      P3: {{response: 4h, resolution: 24h}}
+"""

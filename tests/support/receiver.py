@@ -48,7 +48,7 @@ class Receiver(AbstractContextManager["Receiver"]):
 
     `per_event`: a script of its own for each event (by X-Slaflow-Event-Id), so
     `Receiver(500, 500, 200, per_event=True)` fails the first two deliveries of every event.
-    `hang`: holds each answer until the receiver closes (slower than any client's timeout).
+    `hang`: holds each answer until `release()` or close (at most 10 s).
     `port`: 0 for a free one; `url` says where it listens. A context manager, or `close()` it.
     `service`: while the script says 2xx (the default 200), the service checks the body and
     answers; any other scripted status is answered as it is (an outage of the service).
@@ -140,6 +140,10 @@ class Receiver(AbstractContextManager["Receiver"]):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{self.path}"
+
+    def release(self) -> None:
+        """A hanging receiver answers what it holds, and every request from now on at once."""
+        self._release.set()
 
     def close(self) -> None:
         self._release.set()
