@@ -93,12 +93,14 @@ class StructuredFormatter(logging.Formatter):
             fields.setdefault("ticket_id", workflow_id.removeprefix("ticket-"))
         message = record.getMessage()
         if self.as_json:
+            # The line's own keys last: a field of the same name (an escalation's "level") must
+            # not pass for the line's level.
             line = {
+                **fields,
                 "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
                 "level": record.levelname.lower(),
                 "logger": record.name,
                 "message": message,
-                **fields,
             }
             if record.exc_info:
                 line["exception"] = self.formatException(record.exc_info)

@@ -72,7 +72,7 @@ def _log(effect: Effect, first: bool) -> None:
         "workflow_id": info.workflow_id,
         "metric": effect.metric.value,
         "cycle": effect.cycle,
-        "level": effect.level,
+        "escalation_level": effect.level,
         "notify": effect.notify,
         "percent": None if effect.percent is None else str(effect.percent),
         "amount": None if effect.amount is None else str(effect.amount),

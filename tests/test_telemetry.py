@@ -33,3 +33,9 @@ def test_a_line_about_a_ticket_carries_its_ticket_and_workflow_ids() -> None:
 def test_on_a_terminal_the_line_is_plain_text() -> None:
     text = StructuredFormatter(as_json=False).format(record("escalated", fields={"level": 2}))
     assert text == "info    slaflow.test: escalated level=2"
+
+
+def test_a_field_never_passes_for_the_lines_own_keys() -> None:
+    fields = {"level": 2, "message": "x", "escalation_level": 2}
+    line = json.loads(StructuredFormatter(as_json=True).format(record("escalated", fields=fields)))
+    assert (line["level"], line["message"], line["escalation_level"]) == ("info", "escalated", 2)
