@@ -53,6 +53,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         temporal = client or await connect_temporal(settings)
         app.state.settings = settings
+        # The namespace the client is on: a temporal.toml profile may have named it (cluster.py).
+        app.state.temporal_namespace = temporal.namespace
         app.state.keyring = keyring
         app.state.store = store or await asyncio.to_thread(
             Store.open, settings.database_url, settings.data_dir

@@ -48,7 +48,7 @@ def _page_config(request: Request) -> dict[str, Any]:
     return {
         "needs_key": request.app.state.keyring is not None,
         "temporal_ui": settings.temporal_ui,
-        "namespace": settings.temporal_namespace,
+        "namespace": request.app.state.temporal_namespace,
     }
 
 

@@ -35,6 +35,8 @@ from tests.support.http import API_CONFIG, asgi_client
 class NoTemporal:
     """Stands where the app keeps its Temporal client: any use of it fails the test."""
 
+    namespace = "default"  # what the client is on: no call, the board's link names it
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
