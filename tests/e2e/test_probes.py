@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from cli import embedded_temporal
 from settings import Settings
+from tests.e2e.test_slaflow_up import Product
 from tests.support.ports import free_port
 from tests.support.processes import Processes, wait_for
 from tests.support.receiver import Receiver
@@ -215,3 +216,21 @@ policies:
       P2: {{response: 1h, resolution: 8h}}
       P3: {{response: 4h, resolution: 24h}}
 """
+
+
+def test_slaflow_up_serves_the_worker_probes_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probes = f"127.0.0.1:{free_port()}"
+    monkeypatch.setenv("SLAFLOW_WORKER_METRICS_ADDRESS", probes)
+    product = Product(tmp_path)
+    try:
+        product.start()  # until the API's /healthz answers 200
+        wait_for(lambda: status(f"http://{probes}/readyz")[0] == 200, seconds=30)
+        assert status(f"{product.url}/readyz")[0] == 200
+        assert status(f"{product.url}/livez") == (200, {"status": "ok"})
+        assert status(f"http://{probes}/livez") == (200, {"status": "ok"})
+        assert product.stop(signal.SIGTERM) == 0
+    finally:
+        if product.process is not None and product.process.poll() is None:
+            product.stop(signal.SIGKILL)
