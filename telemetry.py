@@ -57,6 +57,14 @@ PENDING_EFFECTS = Gauge(
     "Running tickets with records waiting for the store",
     multiprocess_mode="mostrecent",
 )
+# Set by the API from visibility each time /metrics is read: tickets not yet resolved, by
+# whether a clock of theirs has breached ("breached") or not ("on_track").
+OPEN_TICKETS = Gauge(
+    "slaflow_open_tickets",
+    "Tickets open, responded or waiting on the customer, by SLA state",
+    ["sla"],
+    multiprocess_mode="mostrecent",
+)
 STORE_UP = Gauge(
     "slaflow_store_up",
     "1 when the store answered the API's last check, else 0",

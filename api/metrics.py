@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.client import Client
 
 import telemetry
 from api.deps import DeskDep, StoreDep
-from api.routes.health import pending_effects, store_status
+from api.routes.health import CHECK_SECONDS, pending_effects, store_status
+from workflows.search_attributes import SLA_BREACHED, TICKET_STATUS
 
 router = APIRouter(tags=["metrics"])
 
@@ -21,11 +24,39 @@ router = APIRouter(tags=["metrics"])
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
+# Tickets not yet resolved (their workflow runs on until closed), by SlaBreached.
+OPEN_QUERY = (
+    "WorkflowType = 'TicketWorkflow' AND ExecutionStatus = 'Running' "
+    f"AND {TICKET_STATUS.name} IN ('open', 'responded', 'waiting_on_customer') "
+    f"AND {SLA_BREACHED.name} = "
+)
+SLA_STATES = {"breached": "true", "on_track": "false"}
+
+
 @router.get("/metrics", include_in_schema=False)
 async def metrics(desk: DeskDep, store: StoreDep) -> Response:
-    # The outage gauges are read when scraped, like /healthz reads them.
-    await asyncio.gather(store_status(store), pending_effects(desk.client))
+    # The gauges from the store and visibility are read when scraped, as /readyz reads them.
+    await asyncio.gather(
+        store_status(store), pending_effects(desk.client), open_tickets(desk.client)
+    )
     return Response(telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def open_tickets(client: Client) -> None:
+    """slaflow_open_tickets{sla}; left as last read when visibility cannot say."""
+    try:
+        counts = await asyncio.gather(
+            *(
+                client.count_workflows(
+                    OPEN_QUERY + value, rpc_timeout=timedelta(seconds=CHECK_SECONDS)
+                )
+                for value in SLA_STATES.values()
+            )
+        )
+    except Exception:  # Temporal unreachable or slow: /readyz says so
+        return
+    for state, counted in zip(SLA_STATES, counts, strict=True):
+        telemetry.OPEN_TICKETS.labels(state).set(counted.count)
 
 
 class RequestMetrics:
