@@ -34,12 +34,13 @@ COPY worker.py worker_probes.py cli.py cluster.py settings.py telemetry.py ./
 # the record; its packages, and the `s3` extra's (boto3, for SLAFLOW_ARCHIVE_URL), came from the
 # lock above. /data and /keys are created here, owned by the runtime user, so named volumes
 # mounted on them (SLAFLOW_DATA_DIR=/data, the API keys in /keys, docker-compose.yml) start out
-# writable by that user; /keys is that user's alone.
+# writable by that user; /keys is that user's alone. /prometheus-key: the one key compose's
+# Prometheus reads (docker-compose.yml, slaflow-prometheus-key).
 RUN pip install --no-cache-dir --no-deps --no-build-isolation '.[postgres]' \
     && pip check \
     && rm -rf build *.egg-info \
-    && mkdir -p /data /keys \
-    && chown slaflow:slaflow /data /keys \
+    && mkdir -p /data /keys /prometheus-key \
+    && chown slaflow:slaflow /data /keys /prometheus-key \
     && chmod 700 /keys
 
 ENV SLAFLOW_DATA_DIR=/data

@@ -9,6 +9,7 @@ store's database also runs, against a throwaway server, and the store migrates i
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 import shlex
@@ -20,8 +21,10 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import REGISTRY
 from sqlalchemy.engine import URL, make_url
 
+import telemetry  # noqa: F401  (registers the slaflow_* metrics)
 from settings import Settings
 from sla.durations import parse_duration
 from store import Store
@@ -748,3 +751,91 @@ def test_readme_non_service_words_cover_namespace_and_volume(compose: dict[str, 
     words = not_service_words(compose)
     assert {"default", "slaflow-tickets", "slaflow-data"} <= words
     assert not {"worker", "api", "temporal-ui"} & words
+
+
+# --- monitoring (profile `monitoring`) ---------------------------------------------------------
+
+PROMETHEUS = REPO / "deploy" / "prometheus" / "prometheus.yml"
+DASHBOARD = REPO / "docs" / "grafana-dashboard.json"
+
+
+def scrape_targets() -> dict[str, dict[str, Any]]:
+    config = yaml.safe_load(PROMETHEUS.read_text(encoding="utf-8"))
+    return {job["job_name"]: job for job in config["scrape_configs"]}
+
+
+def test_monitoring_starts_only_when_asked(services: dict[str, dict[str, Any]]) -> None:
+    for name in ("prometheus", "grafana"):
+        assert services[name].get("profiles") == ["monitoring"], name
+    assert services["slaflow-prometheus-key"].get("profiles") == ["tools"]
+
+
+def test_prometheus_scrapes_the_addresses_the_services_serve(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = settings_under(app_env(services, "worker"), monkeypatch)
+    assert worker.worker_metrics_address and worker.sdk_metrics_address
+    jobs = scrape_targets()
+    ours = worker.worker_metrics_address.rpartition(":")[2]
+    sdk = worker.sdk_metrics_address.rpartition(":")[2]
+    assert jobs["slaflow-worker"]["static_configs"] == [{"targets": [f"worker:{ours}"]}]
+    assert jobs["temporal-sdk"]["static_configs"] == [{"targets": [f"worker:{sdk}"]}]
+    api = settings_under(app_env(services, "api"), monkeypatch)
+    assert jobs["slaflow-api"]["static_configs"] == [{"targets": [f"api:{api.api_port}"]}]
+    assert bind_mounts(services["prometheus"])["/etc/prometheus/prometheus.yml"] == PROMETHEUS
+
+
+def test_prometheus_reads_the_key_slaflow_prometheus_key_writes(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """The API's /metrics wants a staff key: the tool writes one to a volume of its own, which
+    Prometheus mounts read-only; the keys file stays on the API's volume."""
+    key_file = Path(scrape_targets()["slaflow-api"]["authorization"]["credentials_file"])
+    prometheus = keys_volume(services["prometheus"], key_file)
+    maker = services["slaflow-prometheus-key"]
+    assert prometheus is not None and prometheus[1], "Prometheus should mount the key read-only"
+    assert keys_volume(maker, key_file) == (prometheus[0], False)
+    script = maker["entrypoint"][-1]
+    assert "--role agent" in script and f"> {key_file}" in script, script
+    assert not any(str(v).startswith("slaflow-keys:") for v in services["prometheus"]["volumes"])
+    runs = " ".join(rest for op, rest in dockerfile_instructions() if op == "RUN")
+    assert re.search(rf"chown\b[^&]*\s{re.escape(str(key_file.parent))}\b", runs), runs
+
+
+def test_grafana_is_provisioned_with_the_dashboard(services: dict[str, dict[str, Any]]) -> None:
+    mounts = bind_mounts(services["grafana"])
+    assert mounts["/var/lib/grafana/dashboards/slaflow.json"] == DASHBOARD
+    provider = yaml.safe_load(
+        mounts["/etc/grafana/provisioning/dashboards/slaflow.yaml"].read_text()
+    )
+    assert provider["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+    sources = yaml.safe_load(
+        mounts["/etc/grafana/provisioning/datasources/slaflow.yaml"].read_text()
+    )
+    assert sources["datasources"][0]["url"] == "http://prometheus:9090"
+
+
+SUFFIXES = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"], "gauge": [""]}
+
+
+def test_the_dashboard_reads_only_metrics_slaflow_serves() -> None:
+    served = {
+        family.name + suffix
+        for family in REGISTRY.collect()
+        if family.name.startswith("slaflow_")
+        for suffix in SUFFIXES[family.type]
+    }
+    board = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    used = {
+        name
+        for panel in board["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"slaflow_[a-z_]+", target["expr"])
+    }
+    wanted = {  # the issue's numbers: open tickets by SLA state, breaches, lateness, deliveries
+        "slaflow_open_tickets",
+        "slaflow_breaches_total",
+        "slaflow_escalation_lateness_seconds_bucket",
+        "slaflow_deliveries_total",
+    }
+    assert wanted <= used and used <= served, used - served
