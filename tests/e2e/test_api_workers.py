@@ -55,7 +55,7 @@ def test_any_api_process_answers_metrics_with_the_sum_of_all(processes: Processe
     for n in range(8):  # a connection each: the kernel spreads them over both processes
         opened = httpx.post(
             f"{processes.url}/tickets",
-            json={"title": f"t{n}", "priority": "P2", "customer_id": "acme"},
+            json={"title": f"t{n}", "priority": "P2", "customer_id": "metrics-sum"},
             timeout=60,
         )
         assert opened.status_code == 201, opened.text
