@@ -146,10 +146,11 @@ async def open_ticket(
     opened_at: datetime | None = None,
     revision: int = REVISION,
     indexed: bool = False,
+    **fields: Any,
 ) -> WorkflowHandle[TicketWorkflow, TicketState]:
     """A ticket started as the API starts it; `indexed`, with its search attributes (a dev
-    server's: the time-skipping one has none)."""
-    new = new_ticket(policy, priority=priority, opened_at=opened_at, revision=revision)
+    server's: the time-skipping one has none); `fields`, more of its start input."""
+    new = new_ticket(policy, priority=priority, opened_at=opened_at, revision=revision, **fields)
     attributes = None
     if indexed:
         attributes = initial_search_attributes(Ticket.open(new, datetime.now(UTC)).state)

@@ -17,8 +17,7 @@ from sla.clock import ClockState
 from sla.policy import PolicySnapshot
 from sla.what_if import why_not_reproduced
 from store import Store
-from tests.support.workflows import act, new_ticket, open_ticket, state_of, ticket_worker
-from workflows.ticket import TicketWorkflow
+from tests.support.workflows import act, open_ticket, state_of, ticket_worker
 
 
 async def test_a_ticket_opened_twenty_minutes_back_breaches_at_once_dated_right(
@@ -89,10 +88,14 @@ async def test_a_backfilled_ticket_opens_with_its_past_and_keeps_the_verdicts_it
         PastAction.of(Respond(agent_id="alice", at=opened + timedelta(minutes=5))),
         PastAction.of(Resolve(agent_id="alice", at=opened + timedelta(minutes=30))),
     ]
-    new = new_ticket(standard_policy, opened_at=opened, received_at=now, past=past)
     async with ticket_worker(time_env.client, task_queue, store):
-        handle = await time_env.client.start_workflow(
-            TicketWorkflow.run, new, id=f"ticket-{new.ticket_id}", task_queue=task_queue
+        handle = await open_ticket(
+            time_env.client,
+            task_queue,
+            standard_policy,
+            opened_at=opened,
+            received_at=now,
+            past=past,
         )
         state = await state_of(handle)
         await act(handle, Close())
