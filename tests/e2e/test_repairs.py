@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import signal
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,12 +17,12 @@ from tests.support.processes import Processes, wait_for
 
 # acme pays 10,000 EUR a month: a breached P1 response is 2% (200.00 EUR).
 CONFIG = """
-default_policy: standard
+default_policy: {policy}
 customers:
-  acme: {{monthly_fee: 10000, currency: EUR}}
-  globex: {{policy: other, monthly_fee: 100, currency: EUR}}
+  {acme}: {{monthly_fee: 10000, currency: EUR}}
+  {globex}: {{policy: other, monthly_fee: 100, currency: EUR}}
 policies:
-  standard:
+  {policy}:
     calendar: always
     targets:
       P1: {{response: {response}, resolution: 8h}}
@@ -36,7 +37,8 @@ policies:
       P2: {{response: 1h, resolution: 8h}}
       P3: {{response: 4h, resolution: 24h}}
 """
-HOUR, FIVE_SECONDS = CONFIG.format(response="1h"), CONFIG.format(response="5s")
+NAMES = {"policy": "standard", "acme": "acme", "globex": "globex"}
+HOUR, FIVE_SECONDS = CONFIG.format(response="1h", **NAMES), CONFIG.format(response="5s", **NAMES)
 
 
 def opened(api: httpx.Client, customer_id: str = "acme") -> dict[str, Any]:
@@ -134,9 +136,9 @@ def progress_of(api: httpx.Client, repair_id: str) -> dict[str, Any]:
     return progress
 
 
-def started(api: httpx.Client, dry_run: bool) -> str:
+def started(api: httpx.Client, policy: str, dry_run: bool) -> str:
     body = {"reason": "the contract says 5s", "dry_run": dry_run}
-    answer = api.post("/policies/standard/repair", json=body)
+    answer = api.post(f"/policies/{policy}/repair", json=body)
     assert answer.status_code == 202, answer.text
     assert answer.headers["Location"] == f"/repairs/{answer.json()['repair_id']}"
     repair_id: str = answer.json()["repair_id"]
@@ -146,15 +148,22 @@ def started(api: httpx.Client, dry_run: bool) -> str:
 def test_a_bulk_repair_dry_changes_nothing_and_repairs_each_ticket_once_through_a_sigkill(
     processes: Processes,
 ) -> None:
-    processes.configure(HOUR)
+    # Names of its own: the dev server is the session's, and a bulk repair takes every open
+    # ticket of its policy there, whichever test's processes opened it.
+    own = uuid.uuid4().hex[:8]
+    names = {"policy": f"standard-{own}", "acme": f"acme-{own}", "globex": f"globex-{own}"}
+    processes.configure(CONFIG.format(response="1h", **names))
     api = processes.up()
-    tickets = {t["ticket_id"]: t for t in (opened(api) for _ in range(30))}
-    elsewhere = opened(api, "globex")["ticket_id"]  # policy `other`: not repaired
+    tickets = {t["ticket_id"]: t for t in (opened(api, names["acme"]) for _ in range(30))}
+    elsewhere = opened(api, names["globex"])["ticket_id"]  # policy `other`: not repaired
     wait_for(
-        lambda: len(api.get("/tickets", params={"customer_id": "acme"}).json()["tickets"]) == 30
+        lambda: (
+            len(api.get("/tickets", params={"customer_id": names["acme"]}).json()["tickets"]) == 30
+        )
     )
     version = api.get("/policies").json()["version"]
-    processes.configure(FIVE_SECONDS)  # the file fixed; both told by SIGHUP, no restart
+    # The file fixed; both told by SIGHUP, no restart.
+    processes.configure(CONFIG.format(response="5s", **names))
     processes.send("api", signal.SIGHUP)
     processes.send("worker", signal.SIGHUP)
     wait_for(lambda: api.get("/policies").json()["version"] != version)
@@ -162,7 +171,7 @@ def test_a_bulk_repair_dry_changes_nothing_and_repairs_each_ticket_once_through_
     last = max(at(t["created_at"]) for t in tickets.values())
     time.sleep(max(1.0, (last + timedelta(seconds=6) - datetime.now(UTC)).total_seconds()))
 
-    dry = started(api, dry_run=True)
+    dry = started(api, names["policy"], dry_run=True)
     wait_for(lambda: progress_of(api, dry)["status"] == "done", seconds=120)
     preview = progress_of(api, dry)
     assert preview["counts"] == {"would_repair": 30}
@@ -178,7 +187,7 @@ def test_a_bulk_repair_dry_changes_nothing_and_repairs_each_ticket_once_through_
         assert ticket["response"]["state"] == "running" and ticket["escalation_level"] == 0
         assert repairs_on(api, ticket_id) == []
 
-    real = started(api, dry_run=False)
+    real = started(api, names["policy"], dry_run=False)
     wait_for(lambda: progress_of(api, real)["counts"].get("repaired", 0) > 0, seconds=60)
     repaired_before_kill = progress_of(api, real)["counts"].get("repaired", 0)
     processes.kill("worker")  # SIGKILL, in the middle
