@@ -27,7 +27,7 @@ COPY api ./api
 COPY config ./config
 COPY store ./store
 COPY backfill ./backfill
-COPY worker.py worker_probes.py cli.py cluster.py settings.py telemetry.py ./
+COPY worker.py worker_probes.py cli.py cluster.py settings.py telemetry.py tracing.py ./
 
 # slaflow itself, with nothing beyond the lock: --no-deps, built by the locked setuptools
 # (--no-build-isolation). The `postgres` extra (psycopg, for SLAFLOW_DATABASE_URL) is named for

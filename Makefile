@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-# run.txt: slaflow's dependencies with the postgres and s3 extras (the product; the Dockerfile).
+# run.txt: slaflow's dependencies with the postgres, s3 and otel extras (the product; the Dockerfile).
 # test.txt: those, the same versions, plus the test extra (`make test`, CI).
 RUN_LOCK := requirements/run.txt
 TEST_LOCK := requirements/test.txt
@@ -70,8 +70,8 @@ $(UV):
 # Re-resolve pyproject.toml into both locks, keeping every pin that still fits (LOCK_ARGS to
 # upgrade). run.txt is constrained by test.txt, so the two never disagree on a version.
 lock: $(UV)
-	$(COMPILE) --extra postgres --extra s3 --extra test $(LOCK_ARGS) -o $(TEST_LOCK)
-	$(COMPILE) --extra postgres --extra s3 -c $(TEST_LOCK) -o $(RUN_LOCK)
+	$(COMPILE) --extra postgres --extra s3 --extra otel --extra test $(LOCK_ARGS) -o $(TEST_LOCK)
+	$(COMPILE) --extra postgres --extra s3 --extra otel -c $(TEST_LOCK) -o $(RUN_LOCK)
 
 clean:
 	rm -rf $(VENV) .slaflow .pytest_cache .mypy_cache .ruff_cache

@@ -30,6 +30,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+import tracing
 from api.app import create_app
 from api.auth import KeysFile, Role
 from backfill.importer import import_file
@@ -650,10 +651,15 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     if isinstance(code, str):  # SystemExit("slaflow: ...") prints its message, exits 1
         print(code, file=sys.stderr)
         code = 1
+    tracing.stop()  # the spans still batched: no exit hook runs after os._exit
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code or 0)
+
+
+# The commands that serve, and the service name their spans carry (tracing.py).
+_TRACED = {"up": tracing.ALL_IN_ONE, "worker": tracing.WORKER, "api": tracing.API}
 
 
 def _main(argv: Sequence[str] | None) -> None:
@@ -663,6 +669,8 @@ def _main(argv: Sequence[str] | None) -> None:
         raise SystemExit(f"slaflow: SLAFLOW_LOG_LEVEL: {exc.errors()[0]['msg']}") from None
     args = _parser().parse_args(argv)
     try:
+        if args.command in _TRACED:
+            tracing.start(_TRACED[args.command])
         if args.command == "api":
             settings = _settings(args)
             _check_bind(settings)  # before connecting: a refused bind needs no Temporal

@@ -36,6 +36,7 @@ from temporalio.envconfig import ClientConfig
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 
+import tracing
 from settings import Settings
 from sla.policy import ConfigError
 from sla.schedules import CloseMonth, ProbeCheck
@@ -84,6 +85,7 @@ async def connect_temporal(
     environment config name (client_connect_config)."""
     connect_config = client_connect_config(settings, address, use_profile=use_profile)
     connect_config["data_converter"] = pydantic_data_converter
+    connect_config["plugins"] = tracing.temporal_plugins()
     if settings.sdk_metrics_address:
         connect_config["runtime"] = _runtime_with_metrics(settings.sdk_metrics_address)
     return await Client.connect(**connect_config)

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httpx
+from opentelemetry import trace
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
@@ -129,6 +130,15 @@ class Notifier:
         Delivered and dead are counted by the delivery workflow's store write, once per
         delivery (activities/deliveries.py); here each failed attempt is counted."""
         attempt = activity.info().attempt
+        # On the activity's span (tracing.py): what a trace search finds a delivery by.
+        event = delivery.event
+        span = trace.get_current_span()
+        span.set_attributes(
+            {"slaflow.event_type": str(event.type), "slaflow.event_id": event.id}
+            | {"slaflow.target": delivery.target, "slaflow.attempt": attempt}
+        )
+        if event.ticket_id is not None:
+            span.set_attribute("slaflow.ticket_id", event.ticket_id)
         try:
             result, permanent = await self._attempt(delivery, attempt)
         except UnknownTargetError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from temporalio.client import Client
 
+import tracing
 from activities.notify import Notifier
 from api import metrics
 from api.auth import ADMIN_ONLY, STAFF, Keyring
@@ -39,6 +40,13 @@ from settings import Settings
 from store import Store
 from store.archive import open_archive
 
+# Read every few seconds by orchestrators and Prometheus: a span each would drown the traces.
+_PROBES = frozenset({"/livez", "/readyz", "/healthz", "/metrics"})
+
+
+def _untraced(scope: MutableMapping[str, Any]) -> bool:
+    return scope.get("path") in _PROBES
+
 
 def create_app(
     settings: Settings | None = None, client: Client | None = None, store: Store | None = None
@@ -47,6 +55,7 @@ def create_app(
     its own at startup."""
     settings = settings or Settings()
     _ = settings.config_file  # a bad config fails here, before serving anything
+    tracing.start(tracing.API)  # done already in `slaflow api`; here for uvicorn's workers
     keyring = Keyring.load(settings.api_keys_file) if settings.api_keys_file else None
 
     @asynccontextmanager
@@ -82,6 +91,15 @@ def create_app(
         openapi_url=None if guarded else "/openapi.json",
         docs_url=None if guarded else "/docs",
         redoc_url=None if guarded else "/redoc",
+        # A server span per request once tracing.py set a tracer provider; metrics stay
+        # Prometheus's (api/metrics.py), and probes and scrapes stay out of the traces.
+        telemetry={
+            "metrics": False,
+            "logs": False,
+            "operation_spans": False,
+            "auto_configure": False,
+            "exclude": _untraced,
+        },
     )
     if guarded:
 

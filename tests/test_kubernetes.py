@@ -237,8 +237,9 @@ def test_every_setting_named_is_one_slaflow_reads(docs: list[Doc]) -> None:
             for name in environment(docs, container):
                 if name.startswith("SLAFLOW_"):
                     assert name.removeprefix("SLAFLOW_").lower() in fields, name
-                else:  # Temporal's environment config (cluster.py), the archive's AWS_*
-                    assert name in TEMPORAL_ENV or name.startswith("AWS_"), name
+                else:  # Temporal's environment config (cluster.py), the archive's AWS_*,
+                    # OpenTelemetry's (tracing.py)
+                    assert name in TEMPORAL_ENV or name.startswith(("AWS_", "OTEL_")), name
 
 
 def test_every_process_agrees_on_temporal_and_the_store(docs: list[Doc]) -> None:

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from sla.state import CommentsPage, CommentsWanted
     from sla.ticket import OpenTicket, Ticket, TicketState
     from workflows import retries
+    from workflows.causes import Causes
     from workflows.search_attributes import (
         ALL_KEYS,
         TICKET_STATUS,
@@ -102,6 +103,8 @@ class TicketWorkflow:
         self._pending: TicketChanges | None = new.pending
         self._writing: asyncio.Task[None] | None = None
         self._continue_suggested = False
+        # The spans of the actions whose effects the next record carries (for traces).
+        self._causes = Causes()
         # The journal (sla/journal.py): the opening once, then each entry by its number. An
         # entry never forces a record: it rides with the next one, which every action that
         # moves a clock makes (its outcome changes), so no command is added for it.
@@ -243,9 +246,15 @@ class TicketWorkflow:
         loop does not wait for: the clock never waits on the store."""
         self._in_flight = [t for t in self._in_flight if not t.done()]
         taken = self._ticket.take_effects()
+        outcome = outcome_of(self._ticket.state)
+        if not taken and outcome == self._recorded:
+            return
+        with self._causes.span("record ticket changes", self._ticket.state.ticket_id):
+            await self._record(taken, outcome)
+
+    async def _record(self, taken: list[Effect], outcome: TicketOutcome) -> None:
         self._announce(taken)
         effects = [e for e in taken if e.kind in RECORDED]
-        outcome = outcome_of(self._ticket.state)
         if not effects and outcome == self._recorded:
             return
         self._recorded = outcome
@@ -409,6 +418,7 @@ class TicketWorkflow:
         if not repeated and journaled(action):
             self._journal.append(action_entry(self._next_entry, when, action))
         self._changed = True
+        self._causes.note()
         return self._ticket.state.shown()
 
     @property
