@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -103,6 +102,9 @@ class TicketWorkflow:
         self._pending: TicketChanges | None = new.pending
         self._writing: asyncio.Task[None] | None = None
         self._continue_suggested = False
+        # The timer of the loop's sleep, and the moment it is set for.
+        self._alarm: asyncio.Task[None] | None = None
+        self._alarm_at = workflow.now()
         # The spans of the actions whose effects the next record carries (for traces).
         self._causes = Causes()
         # The journal (sla/journal.py): the opening once, then each entry by its number. An
@@ -204,20 +206,37 @@ class TicketWorkflow:
         )
 
     async def _sleep_until_next_moment(self) -> None:
-        """The updatable timer: sleep until the next SLA moment or until any action changes it."""
+        """Sleep until the next SLA moment or until a message changes the ticket.
+
+        The alarm (one timer) is kept while the next moment is not sooner than it: after a
+        respond (the next moment moves to the resolution's), a comment or an assignment it
+        fires early and the loop sets the next, one command in a task of its own, instead of
+        two (cancel, start) on every action (docs/tuning.md)."""
         self._changed = False
         at = self._ticket.next_wakeup()
-        timeout = None if at is None else max(at - workflow.now(), timedelta(milliseconds=1))
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: self._changed,
-                timeout=timeout,
-                timeout_summary=None if at is None else f"next SLA moment {at.isoformat()}",
-            )
+        if at is not None and (self._alarm is None or at < self._alarm_at):
+            self._set_alarm(at)
+        await workflow.wait_condition(lambda: self._changed or self._rang())
+        if self._rang():
+            self._alarm = None
         # Read only here, where a timer or a message woke the loop: after a local activity the
         # flag may come from a later workflow task live than on replay (a long local activity
         # completes its task early), and a continue-as-new decided on it would not replay.
         self._continue_suggested = workflow.info().is_continue_as_new_suggested()
+
+    def _set_alarm(self, at: datetime) -> None:
+        if self._alarm is not None and not self._alarm.done():
+            self._alarm.cancel()
+        self._alarm_at = at
+        self._alarm = asyncio.create_task(
+            workflow.sleep(
+                max(at - workflow.now(), timedelta(milliseconds=1)),
+                summary=f"next SLA moment {at.isoformat()}",
+            )
+        )
+
+    def _rang(self) -> bool:
+        return self._alarm is not None and self._alarm.done()
 
     async def _keep_calendar_ahead(self) -> None:
         """Holidays and time-zone offsets are frozen for a horizon; a long ticket extends it
