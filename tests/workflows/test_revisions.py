@@ -18,12 +18,12 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
-from sla.actions import ACTIONS
+from sla.actions import ACTIONS, Respond
 from sla.policy import PolicySnapshot
 from sla.priorities import Priority
 from sla.ticket import Ticket
 from store import Store
-from tests.support.workflows import new_ticket, open_ticket, state_of, ticket_worker
+from tests.support.workflows import act, new_ticket, open_ticket, state_of, ticket_worker
 from workflows.search_attributes import initial_search_attributes
 from workflows.ticket import REVISION, TicketWorkflow
 
@@ -146,3 +146,32 @@ async def test_every_action_of_the_registry_is_an_update_and_a_signal_by_its_nam
     signals = sorted([*names, "delivery_failed"])
     assert sorted(s.name for s in metadata.definition.signal_definitions) == signals
     assert "state" in [q.name for q in metadata.definition.query_definitions]
+
+
+async def test_a_respond_keeps_the_alarm_which_rings_early_once(
+    time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, tmp_path: Path
+) -> None:
+    """The respond moves the next SLA moment later (to the resolution's): its task is the
+    update and its record, no timer cancelled and started; the alarm set at the opening rings
+    early, once, and its task only sets the next; the resolution still breaches on time."""
+    async with ticket_worker(time_env.client, task_queue, Store.at(tmp_path / "l.db")):
+        handle = await open_ticket(time_env.client, task_queue, standard_policy, Priority.P1)
+        await act(handle, Respond(agent_id="alice"))
+        rang = len(tasks(await handle.fetch_history()))
+        await time_env.sleep(timedelta(hours=2, minutes=1))  # P1 resolution target: 2 h
+        state = await state_of(handle)
+        history = await handle.fetch_history()
+
+    # The commands of each task (a timer's firing is the event that wakes the next).
+    sent = [[c for c in task if c != "TIMER_FIRED"] for task in tasks(history)]
+    respond = next(t for t in sent if "WORKFLOW_EXECUTION_UPDATE_ACCEPTED" in t)
+    # (The time-skipping server keeps no search attributes: no upsert here.)
+    assert respond == [
+        "WORKFLOW_EXECUTION_UPDATE_ACCEPTED",
+        "WORKFLOW_EXECUTION_UPDATE_COMPLETED",
+        "local:record_changes",
+    ]
+    assert "TIMER_CANCELED" not in commands_of(history)
+    assert sent[rang] == ["TIMER_STARTED"]  # the early ring: it only sets the next alarm
+    assert state.response.breached_at is None
+    assert state.resolution.breached_at == state.resolution.due_at
