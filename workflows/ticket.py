@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from sla.records import pending_after, recorded_from
     from sla.schedules import ArchiveRequest
     from sla.state import CommentsPage, CommentsWanted
-    from sla.ticket import OpenTicket, Ticket, TicketState
+    from sla.ticket import OpenTicket, Ticket, TicketState, TicketStatus
     from workflows import retries
     from workflows.causes import Causes
     from workflows.search_attributes import (
@@ -105,6 +105,8 @@ class TicketWorkflow:
         # The timer of the loop's sleep, and the moment it is set for.
         self._alarm: asyncio.Task[None] | None = None
         self._alarm_at = workflow.now()
+        # The pass is the alarm's (or the run's first): every outcome change is recorded.
+        self._woken_by_alarm = True
         # The spans of the actions whose effects the next record carries (for traces).
         self._causes = Causes()
         # The journal (sla/journal.py): the opening once, then each entry by its number. An
@@ -217,7 +219,8 @@ class TicketWorkflow:
         if at is not None and (self._alarm is None or at < self._alarm_at):
             self._set_alarm(at)
         await workflow.wait_condition(lambda: self._changed or self._rang())
-        if self._rang():
+        self._woken_by_alarm = self._rang()
+        if self._woken_by_alarm:
             self._alarm = None
         # Read only here, where a timer or a message woke the loop: after a local activity the
         # flag may come from a later workflow task live than on replay (a long local activity
@@ -265,17 +268,20 @@ class TicketWorkflow:
         loop does not wait for: the clock never waits on the store."""
         self._in_flight = [t for t in self._in_flight if not t.done()]
         taken = self._ticket.take_effects()
-        outcome = outcome_of(self._ticket.state)
-        if not taken and outcome == self._recorded:
-            return
-        with self._causes.span("record ticket changes", self._ticket.state.ticket_id):
-            await self._record(taken, outcome)
-
-    async def _record(self, taken: list[Effect], outcome: TicketOutcome) -> None:
-        self._announce(taken)
+        orders = self._orders(taken)
         effects = [e for e in taken if e.kind in RECORDED]
-        if not effects and outcome == self._recorded:
+        outcome = outcome_of(self._ticket.state)
+        record = bool(effects) or (outcome != self._recorded and not self._may_wait(outcome))
+        if not orders and not record:
             return
+        # The actions noted since the last such pass are what it carries (for traces).
+        with self._causes.span("record ticket changes", self._ticket.state.ticket_id):
+            if orders:
+                self._in_flight.append(asyncio.create_task(self._start_deliveries(orders)))
+            if record:
+                await self._record(effects, outcome)
+
+    async def _record(self, effects: list[Effect], outcome: TicketOutcome) -> None:
         self._recorded = outcome
         journal, self._journal = self._journal, []
         self._journaled += len(journal)
@@ -312,6 +318,21 @@ class TicketWorkflow:
         self._pending = pending_after(self._pending, changes)
         self._write_pending()
 
+    def _may_wait(self, outcome: TicketOutcome) -> bool:
+        """An outcome only an agent's action changed (a respond, a pause, a priority change)
+        waits for the alarm, which is set and rings at the latest at the ticket's next SLA
+        moment: then it goes with that pass's records, and the action's task is its update
+        alone, answered without a store write. Charges and escalations never wait (they are
+        effects), nor the opening, a resolution, a close or a reopen (docs/design.md,
+        "Records")."""
+        if self._opening is not None or self._woken_by_alarm:
+            return False
+        if self._alarm is None or self._alarm.done():
+            return False  # nothing would ring: no bound on the wait
+        settled = (TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value)
+        before = self._recorded.status if self._recorded is not None else None
+        return outcome.status not in settled and before not in settled
+
     def _write_pending(self) -> None:
         if self._writing is None or self._writing.done():
             self._writing = asyncio.create_task(self._write_pending_until_done())
@@ -339,15 +360,15 @@ class TicketWorkflow:
             self._pending = recorded_from(self._pending, batch)
         self._update_index()
 
-    def _announce(self, effects: list[Effect]) -> None:
+    def _orders(self, effects: list[Effect]) -> list[DeliveryOrder]:
         """Each effect's event to each of its targets: a Delivery workflow per (event, target),
         started by one local activity per pass and not awaited by the loop, so no receiver
         ever holds the ticket; only settling waits for the starts."""
         routing = self._ticket.policy.routing
         if routing is None:
-            return
+            return []
         workflow_id = workflow.info().workflow_id
-        orders = [
+        return [
             DeliveryOrder(
                 delivery=Delivery(event=event, target=target),
                 give_up_after=routing.give_up_after,
@@ -357,8 +378,6 @@ class TicketWorkflow:
             for event, audiences in events_for(effect)
             for target in routing.targets_for(event.type, audiences)
         ]
-        if orders:
-            self._in_flight.append(asyncio.create_task(self._start_deliveries(orders)))
 
     async def _start_deliveries(self, orders: list[DeliveryOrder]) -> None:
         kinds = sorted({order.delivery.event.type for order in orders})

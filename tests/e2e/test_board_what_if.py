@@ -46,6 +46,11 @@ async def test_the_what_if_panel_shows_a_pasted_policys_deltas(board: Board, pag
     assert (
         await board.http.post(f"/tickets/{late}/respond", json={"agent_id": "alice"})
     ).is_success
+    # Resolved, the late answer is in the store: a respond's outcome waits for the ticket's
+    # next record (docs/design.md, "What may wait for the alarm"), a resolution's does not.
+    assert (
+        await board.http.post(f"/tickets/{late}/resolve", json={"agent_id": "alice"})
+    ).is_success
 
     today = datetime.now(UTC).date().isoformat()
     await page.goto(f"{board.url}/board/reports?from={today}&to={today}")

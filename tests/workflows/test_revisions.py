@@ -148,30 +148,35 @@ async def test_every_action_of_the_registry_is_an_update_and_a_signal_by_its_nam
     assert "state" in [q.name for q in metadata.definition.query_definitions]
 
 
-async def test_a_respond_keeps_the_alarm_which_rings_early_once(
+async def test_a_respond_is_its_update_alone_and_its_record_rides_the_alarm(
     time_env: WorkflowEnvironment, task_queue: str, standard_policy: PolicySnapshot, tmp_path: Path
 ) -> None:
     """The respond moves the next SLA moment later (to the resolution's): its task is the
-    update and its record, no timer cancelled and started; the alarm set at the opening rings
-    early, once, and its task only sets the next; the resolution still breaches on time."""
-    async with ticket_worker(time_env.client, task_queue, Store.at(tmp_path / "l.db")):
+    update alone, no timer cancelled or started, no store write before the answer. The
+    alarm set at the opening rings early, once: that task records the respond's outcome and
+    sets the next alarm; the resolution still breaches on time."""
+    store = Store.at(tmp_path / "l.db")
+    async with ticket_worker(time_env.client, task_queue, store):
         handle = await open_ticket(time_env.client, task_queue, standard_policy, Priority.P1)
-        await act(handle, Respond(agent_id="alice"))
+        responded = await act(handle, Respond(agent_id="alice"))
         rang = len(tasks(await handle.fetch_history()))
+        before_ring = store.ticket(responded.ticket_id)
         await time_env.sleep(timedelta(hours=2, minutes=1))  # P1 resolution target: 2 h
         state = await state_of(handle)
         history = await handle.fetch_history()
+        after_ring = store.ticket(responded.ticket_id)
 
     # The commands of each task (a timer's firing is the event that wakes the next).
     sent = [[c for c in task if c != "TIMER_FIRED"] for task in tasks(history)]
     respond = next(t for t in sent if "WORKFLOW_EXECUTION_UPDATE_ACCEPTED" in t)
     # (The time-skipping server keeps no search attributes: no upsert here.)
-    assert respond == [
-        "WORKFLOW_EXECUTION_UPDATE_ACCEPTED",
-        "WORKFLOW_EXECUTION_UPDATE_COMPLETED",
-        "local:record_changes",
-    ]
+    assert respond == ["WORKFLOW_EXECUTION_UPDATE_ACCEPTED", "WORKFLOW_EXECUTION_UPDATE_COMPLETED"]
     assert "TIMER_CANCELED" not in commands_of(history)
-    assert sent[rang] == ["TIMER_STARTED"]  # the early ring: it only sets the next alarm
+    # The early ring: the respond's record, and the next alarm.
+    assert sent[rang] == ["local:record_changes", "TIMER_STARTED"]
+    assert before_ring is not None and before_ring.first_response_at is None
+    assert (
+        after_ring is not None and after_ring.first_response_at == responded.response.completed_at
+    )
     assert state.response.breached_at is None
     assert state.resolution.breached_at == state.resolution.due_at
