@@ -324,7 +324,7 @@ class TicketWorkflow:
         moment: then it goes with that pass's records, and the action's task is its update
         alone, answered without a store write. Charges and escalations never wait (they are
         effects), nor the opening, a resolution, a close or a reopen (docs/design.md,
-        "Records")."""
+        "What may wait for the alarm")."""
         if self._opening is not None or self._woken_by_alarm:
             return False
         if self._alarm is None or self._alarm.done():
