@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
@@ -636,6 +636,19 @@ def _serve_api_processes(settings: Settings) -> None:
     )
 
 
+def run_on_fast_loop(main: Coroutine[Any, Any, None]) -> None:
+    """asyncio.run on uvloop where it is installed (a dependency wherever it builds: not on
+    Windows). The `slaflow up` process is bound by Python: the event loop's own work is a fair
+    share of every action's, and uvloop does it in C (docs/tuning.md, "The event loop")."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
+
+
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """The `slaflow` command. It leaves without the interpreter's teardown: Temporal's Rust
     runtime keeps threads that may take the GIL while CPython finalizes, which aborts a
@@ -678,7 +691,7 @@ def _main(argv: Sequence[str] | None) -> None:
             if settings.api_workers > 1:
                 serve_api_processes(settings)  # uvicorn's supervisor wants the main thread
                 return
-        asyncio.run(_run(args))
+        run_on_fast_loop(_run(args))
     except ConfigError as exc:
         raise SystemExit(f"slaflow: {exc}") from None
     except KeyboardInterrupt:

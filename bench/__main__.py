@@ -105,6 +105,10 @@ async def core(s: Sizes, wanted: set[str], budget: Budget, out: Results) -> None
                     raw, product, raw_ids[sample], product_ids[sample]
                 )
             memory["after_actions"] = _rss(raw, product, len(product_ids), len(raw_ids))
+            at = min(s.concurrency)
+            opens, acts = s.open_counts[0], s.act_counts[0]
+            _say(f"8. the floor: {opens} raw tickets indexed as tickets, {acts} responds, at {at}")
+            out.floor = await measure.floor(raw, opens, acts, at, cap())
 
 
 async def _actions(

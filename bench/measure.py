@@ -6,17 +6,25 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
+from temporalio.common import TypedSearchAttributes
 from temporalio.service import RPCError
 
 from bench.http import HttpClient
 from bench.profile import profiled
 from bench.raw import RawTicket, RawTicketInput
-from bench.records import Lists, Loop, Pair, SqliteMode, Visible
+from bench.records import Floor, Lists, Loop, Pair, SqliteMode, Visible
 from bench.stack import RAW_TASK_QUEUE, SQLITE_MODES, SlaflowStack, Stack, raw_stack
 from bench.stats import Meter, Op, Run, closed_loop, summary
+from config import shipped_config_path
+from config.resolve import policy_snapshot
+from settings import load_config_file
+from sla.priorities import Priority
+from sla.ticket import OpenTicket, Ticket
+from workflows.search_attributes import initial_search_attributes
 
 LIVE_ATTEMPTS = 5  # a read that fails (e.g. times out behind a backlog) is tried again
 FAR = 3600.0  # deadline of tickets that must not breach during a run, in seconds
@@ -104,9 +112,11 @@ async def open_product(
 
 
 async def open_raw(
-    client: Client, ids: list[str], concurrency: int, cap: float, deadline: float | None = None
-) -> Run:
-    """start_workflow, then a query: accepted, and live (first task done)."""
+    client: Client, ids: list[str], concurrency: int, cap: float, deadline: float | None = None,
+    attributes: TypedSearchAttributes | None = None,
+) -> Run:  # fmt: skip
+    """start_workflow (with `attributes`, measurement 8), then a query: accepted, and live
+    (first task done)."""
 
     async def op(i: int) -> dict[str, float]:
         start = time.perf_counter()
@@ -115,6 +125,7 @@ async def open_raw(
             RawTicketInput(deadline or time.time() + FAR),
             id=ids[i],
             task_queue=RAW_TASK_QUEUE,
+            search_attributes=attributes,
         )
         accepted = time.perf_counter()
         await raw_live(handle)
@@ -145,6 +156,15 @@ async def opens(
 # -- 2. agent actions ---------------------------------------------------------------------
 
 
+async def respond_raw(client: Client, ids: list[str], concurrency: int, cap: float) -> Run:
+    """The raw respond Update on each workflow once."""
+
+    async def act(i: int) -> None:
+        await client.get_workflow_handle(ids[i]).execute_update(RawTicket.respond)
+
+    return await closed_loop(len(ids), concurrency, _timed(act), cap)
+
+
 async def respond_product(http: HttpClient, ids: list[str], concurrency: int, cap: float) -> Run:
     """POST /tickets/{id}/respond on each ticket once."""
 
@@ -162,16 +182,43 @@ async def actions(
 ) -> Pair:  # fmt: skip
     """Measurement 2 at one concurrency, each action on a ticket of its own."""
 
-    async def act_raw(i: int) -> None:
-        await raw.client.get_workflow_handle(raw_ids[i]).execute_update(RawTicket.respond)
-
     pair, _, _ = await _pair(
-        (raw, lambda: closed_loop(len(raw_ids), concurrency, _timed(act_raw), cap)),
+        (raw, lambda: respond_raw(raw.client, raw_ids, concurrency, cap)),
         (product, lambda: respond_product(product.http, product_ids, concurrency, cap)),
         spy=cap,
         concurrency=concurrency,
     )
     return pair
+
+
+# -- 8. the floor -------------------------------------------------------------------------
+
+
+def ticket_attributes() -> TypedSearchAttributes:
+    """The search attributes slaflow starts a P2 ticket of cust-0 with (api/desk.py), from its
+    own code and shipped config, as the bench's tickets are opened."""
+    config = load_config_file(shipped_config_path())
+    now = datetime.now(UTC)
+    new = OpenTicket(
+        ticket_id="floor", customer_id="cust-0", title="bench", priority=Priority.P2,
+        policy=policy_snapshot(config, now, "cust-0"),
+    )  # fmt: skip
+    return initial_search_attributes(Ticket.open(new, now).state)
+
+
+async def floor(raw: Stack, opens: int, actions: int, concurrency: int, cap: float) -> Floor:
+    """Measurement 8, on the raw stack: the raw workflow started with the search attributes a
+    ticket starts with, then its respond Update upserting what slaflow's respond upserts
+    (TicketStatus, ResponseDueAt). These visibility writes are what lists filter on: the
+    server's share of a ticket that no change of slaflow's can remove."""
+    ids = [f"floor-c{concurrency}-{i}" for i in range(opens)]
+    attributes = ticket_attributes()
+    opened, open_loop = await metered(
+        raw, lambda: open_raw(raw.client, ids, concurrency, cap, attributes=attributes)
+    )
+    live = [ids[i] for i in sorted(opened.done)][:actions]
+    _, act_loop = await metered(raw, lambda: respond_raw(raw.client, live, concurrency, cap))
+    return Floor(concurrency=concurrency, opens=open_loop, actions=act_loop)
 
 
 async def visible_after_action(

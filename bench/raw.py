@@ -15,8 +15,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio import activity, workflow
+from temporalio.common import SearchAttributeKey
 
 ESCALATE = "raw_escalate"
+# Two of slaflow's search attributes, by name (workflows/search_attributes.py; not imported:
+# the raw worker loads nothing of slaflow's): what a respond changes in a ticket's visibility.
+TICKET_STATUS = SearchAttributeKey.for_keyword("TicketStatus")
+RESPONSE_DUE_AT = SearchAttributeKey.for_datetime("ResponseDueAt")
 
 
 @dataclass
@@ -63,6 +68,11 @@ class RawTicket:
     @workflow.update(name="respond")
     def respond(self) -> dict[str, bool]:
         self._responded = True
+        if workflow.info().typed_search_attributes.get(TICKET_STATUS) is not None:
+            # Started indexed as a ticket (measurement 8): a respond's upsert, as slaflow's.
+            workflow.upsert_search_attributes(
+                [TICKET_STATUS.value_set("responded"), RESPONSE_DUE_AT.value_unset()]
+            )
         return self.state()
 
     @workflow.update(name="resolve")

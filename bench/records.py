@@ -91,6 +91,15 @@ class Pair(BaseModel):
     concurrency: int | None = None
 
 
+class Floor(BaseModel):
+    """Measurement 8: the raw workflow indexed as a ticket is (its search attributes at start,
+    a respond's upsert), at one concurrency."""
+
+    concurrency: int
+    opens: Loop
+    actions: Loop
+
+
 class Lists(Pair):
     tickets: int
     asked: int
@@ -225,6 +234,7 @@ class Results(BaseModel):
     wall_s: float = 0.0
     opens: list[Pair] = []
     actions: list[Pair] = []
+    floor: Floor | None = None
     visible: Visible | None = None
     reads: Pair | None = None
     burst: Burst | None = None

@@ -170,6 +170,7 @@ def figures(r: Results) -> list[Row]:
             pair, "2. agent actions per s (respond; raw: update)", "2. action latency p50 / p99",
             lambda loop: loop.latency, ACTIONS_FLOOR,
         )  # fmt: skip
+    rows += _floor_rows(r)
     if v := r.visible:
         extra = v.product_extra_wait_ms
         rows.append((
@@ -198,6 +199,73 @@ def figures(r: Results) -> list[Row]:
             _ratio(m.per_second, base) + " of wal+normal", "-", "-",
         ))  # fmt: skip
     return rows
+
+
+def _floored(r: Results) -> list[tuple[str, Loop, Pair]]:
+    """Measurement 8's loops, each with the figure of the same concurrency it floors."""
+    f = r.floor
+    if f is None:
+        return []
+    found: list[tuple[str, Loop, Pair]] = []
+    for name, loop, pairs in (("opens", f.opens, r.opens), ("actions", f.actions, r.actions)):
+        for pair in pairs:
+            if pair.concurrency == f.concurrency:
+                found.append((name, loop, pair))
+    return found
+
+
+FLOOR_FIGURES = {
+    "opens": "8. floor: raw tickets opened and live per s, started with a ticket's attributes",
+    "actions": "8. floor: raw responds per s, each upserting what slaflow's respond upserts",
+}
+
+
+def _floor_rows(r: Results) -> list[Row]:
+    return [
+        (
+            f"{FLOOR_FIGURES[name]}, concurrency {pair.concurrency}", _rate(pair.product),
+            _rate(loop), _ratio(pair.product.per_second, loop.per_second) + " of the floor",
+            "-", "-",
+        )
+        for name, loop, pair in _floored(r)
+    ]  # fmt: skip
+
+
+FLOOR_COLUMNS = (
+    "operation", "server ms/op", "worker ms/op", "server extra that is the floor's",
+    "cores allow /s",
+)  # fmt: skip
+
+
+def _floor(r: Results) -> list[str]:
+    """Per figure: the server's and the worker's CPU per operation for raw, the floor and
+    slaflow, and how much of slaflow's extra server CPU the floor's visibility writes are."""
+    rows = []
+    for name, loop, pair in _floored(r):
+        raw, floor, product = (x.cpu.per_op_ms(x.count) for x in (pair.raw, loop, pair.product))
+        if raw is None or floor is None or product is None:
+            continue
+        extra = product[0] - raw[0]
+        share = f"{(floor[0] - raw[0]) / extra:.0%}" if extra > 0 else "-"
+        rows.append((
+            f"{name} c{pair.concurrency}", f"{raw[0]} / {floor[0]} / {product[0]}",
+            f"{raw[1]} / {floor[1]} / {product[1]}", share,
+            " / ".join(f"{r.machine.nproc * 1000 / sum(x):.0f}" for x in (raw, floor, product)),
+        ))  # fmt: skip
+    if not rows:
+        return []
+    return [
+        "## The floor: the server's visibility writes",
+        "",
+        "Measurement 8 runs the raw workflow indexed as a ticket is: started with the search "
+        "attributes slaflow starts a ticket with, its respond upserting what slaflow's respond "
+        "upserts (lists filter on these; no change of slaflow's removes them). CPU milliseconds "
+        "per operation, raw / floor / slaflow; the share of slaflow's extra server CPU over raw "
+        "that the floor accounts for; and the rate the machine's cores allow at each cost.",
+        "",
+        *table(FLOOR_COLUMNS, rows),
+        "",
+    ]
 
 
 def _burst_rows(b: Burst | None) -> list[Row]:
@@ -313,6 +381,9 @@ def spans(r: Results) -> list[Span]:
             found.append(Span(f"4. burst deadline, {side}", run.cpu, run.escalated,
                               profile=run.profile))  # fmt: skip
     found += [_loop_span(f"7. {mode}, raw", m) for mode, m in r.sqlite.items()]
+    if f := r.floor:
+        found.append(_loop_span(f"8. floor opens c{f.concurrency}, raw indexed", f.opens))
+        found.append(_loop_span(f"8. floor actions c{f.concurrency}, raw indexed", f.actions))
     return found
 
 
@@ -478,6 +549,8 @@ def _method(r: Results) -> list[str]:
         ("6. lists", f"{s.list_calls} calls, one client, on {s.list_tickets} tickets "
          f"({ls.tickets if ls else '-'} opened): {', '.join(ls.filters) if ls else '-'}"),
         ("7. SQLite", f"{s.sqlite_tickets} raw tickets per setting, at {min(s.concurrency)}"),
+        ("8. the floor", f"{s.open_counts[0]} raw tickets with a ticket's search attributes, "
+         f"then {s.act_counts[0]} responds with its upsert, at {min(s.concurrency)}"),
     ]  # fmt: skip
     return [
         "## What was measured, and how much",
@@ -485,7 +558,7 @@ def _method(r: Results) -> list[str]:
         "Raw: a bare `temporal server start-dev` with `cli.dev_server_args` and "
         "`python -m bench.raw` (the minimal workflow's worker, a process of its own, cache "
         "10,000); slaflow: `slaflow up --no-ui`. Each on free ports in a temporary directory "
-        "(1-3 and 5 share one of each; 4, 6 and 7 start their own); the bench process is the "
+        "(1-3, 5 and 8 share one of each; 4, 6 and 7 start their own); the bench process is the "
         "load generator, and a figure's raw loop runs right before slaflow's. How each figure "
         "is taken: the docstrings of `bench/measure.py` and `bench/burst.py`.",
         "",
@@ -517,5 +590,5 @@ def markdown(r: Results) -> str:
         "",
         *table(("figure", "slaflow", "raw ceiling (same run)", "slaflow / raw", "target", "met"),
                figures(r)),
-        *_method(r), *_cpu(r), *_profiles(r), *_histories(r), RUNNING,
+        *_method(r), *_cpu(r), *_floor(r), *_profiles(r), *_histories(r), RUNNING,
     ])  # fmt: skip
