@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 
 from temporalio.api.common.v1 import Payloads
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -67,9 +67,18 @@ def label(event: HistoryEvent) -> str:
             return (
                 f"workflow execution started with {len(indexed.indexed_fields)} search attributes"
             )
+    if event.event_type == E.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+        # Schedule-to-start: a sticky task waited for its busy worker; start-to-close: the
+        # worker held a task it had started past the timeout.
+        kind = event.workflow_task_timed_out_event_attributes.timeout_type
+        return f"workflow task timed out ({_words(TimeoutType.Name(kind), 'TIMEOUT_TYPE_')})"
     if event.event_type == E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
         return f"signal {event.workflow_execution_signaled_event_attributes.signal_name}"
-    return EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower().replace("_", " ")
+    return _words(EventType.Name(event.event_type), "EVENT_TYPE_")
+
+
+def _words(name: str, prefix: str) -> str:
+    return name.removeprefix(prefix).lower().replace("_", " ")
 
 
 def _activity_type(details: Mapping[str, Payloads]) -> str:

@@ -252,6 +252,16 @@ def _floor(r: Results) -> list[str]:
             f"{raw[1]} / {floor[1]} / {product[1]}", share,
             " / ".join(f"{r.machine.nproc * 1000 / sum(x):.0f}" for x in (raw, floor, product)),
         ))  # fmt: skip
+    if rows and (b := r.burst):
+        # A breach's task upserts what lists filter on (SlaBreached, EscalationLevel), as a
+        # respond's does; the raw burst runs an activity and no upsert: no floor measured.
+        raw, product = (side.cpu.per_op_ms(side.escalated) for side in (b.raw, b.product))
+        if raw is not None and product is not None:
+            rows.append((
+                "a breach (4, deadline)", f"{raw[0]} / - / {product[0]}",
+                f"{raw[1]} / - / {product[1]}", "-",
+                " / ".join(f"{r.machine.nproc * 1000 / sum(x):.0f}" for x in (raw, product)),
+            ))  # fmt: skip
     if not rows:
         return []
     return [
@@ -261,7 +271,9 @@ def _floor(r: Results) -> list[str]:
         "attributes slaflow starts a ticket with, its respond upserting what slaflow's respond "
         "upserts (lists filter on these; no change of slaflow's removes them). CPU milliseconds "
         "per operation, raw / floor / slaflow; the share of slaflow's extra server CPU over raw "
-        "that the floor accounts for; and the rate the machine's cores allow at each cost.",
+        "that the floor accounts for; and the rate the machine's cores allow at each cost. A "
+        "breach (4) upserts what lists filter on too (SlaBreached, EscalationLevel), where the "
+        "raw burst runs an activity: raw / slaflow only.",
         "",
         *table(FLOOR_COLUMNS, rows),
         "",
