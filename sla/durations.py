@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import timedelta
 
@@ -23,6 +24,13 @@ def parse_duration(value: object) -> timedelta:
         return value
     if isinstance(value, bool) or not isinstance(value, str):
         raise ValueError(f"{value!r} is not a duration: {_FORMS}")
+    return _parsed(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(value: str) -> timedelta:
+    """Cached: a policy's few durations are parsed again each time a ticket's input is
+    decoded (every workflow start, record and what-if)."""
     text = value.strip()
     try:
         iso = _ISO.match(text)

@@ -35,6 +35,9 @@ class Causes:
         timer woke): what runs inside, activities and the deliveries they start, is its child."""
         links = [trace.Link(context) for context in self._actions]
         self._actions = []
+        if not trace.get_current_span().is_recording():
+            yield  # tracing off, or this run not sampled: a span would record nothing
+            return
         with _tracer.start_as_current_span(
             name, links=links, attributes={"slaflow.ticket_id": ticket_id}
         ):
