@@ -643,8 +643,10 @@ def run_on_fast_loop(main: Coroutine[Any, Any, None]) -> None:
     try:
         import uvloop
     except ImportError:
+        log.debug("event loop: asyncio's (uvloop is not installed)")
         asyncio.run(main)
         return
+    log.debug("event loop: uvloop")
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(main)
 

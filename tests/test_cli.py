@@ -133,3 +133,28 @@ def test_what_if_prints_the_deltas_of_a_policy_from_a_config_file(tmp_path: Path
     ]
     wrong = slaflow(*args, "--policy", "nope", cwd=tmp_path, **env)
     assert wrong.returncode == 1 and "has no policy 'nope' (it has tight)" in wrong.stderr
+
+
+def test_commands_run_on_uvloop_and_the_api_parses_http_with_httptools() -> None:
+    """The process's own loop and HTTP parser in C (docs/tuning.md, "The event loop")."""
+    import asyncio
+
+    import uvicorn
+    import uvloop
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from cli import run_on_fast_loop
+
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def note_the_loop() -> None:
+        loops.append(asyncio.get_running_loop())
+
+    run_on_fast_loop(note_the_loop())
+    assert len(loops) == 1 and isinstance(loops[0], uvloop.Loop)
+
+    async def app(scope: object, receive: object, send: object) -> None: ...
+
+    config = uvicorn.Config(app)
+    config.load()
+    assert config.http_protocol_class is HttpToolsProtocol

@@ -83,9 +83,9 @@ def test_a_taken_metrics_address_stops_the_worker_naming_it() -> None:
 
 @pytest.mark.parametrize(("level", "shown"), [("debug", True), ("INFO", False)])
 def test_the_log_level_is_the_processes(tmp_path: Path, level: str, shown: bool) -> None:
-    # asyncio says which selector its loop uses at DEBUG, as any command starts.
+    # Every command says which event loop it runs on, at DEBUG, as it starts.
     done = slaflow("replay", str(tmp_path / "none.json"), cwd=tmp_path, SLAFLOW_LOG_LEVEL=level)
-    assert ("Using selector" in done.stderr) is shown, done.stderr
+    assert ("event loop: uvloop" in done.stderr) is shown, done.stderr
 
 
 async def test_the_worker_drains_activities_for_the_graceful_shutdown(
