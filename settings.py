@@ -122,6 +122,13 @@ class Settings(LogSettings):
     max_concurrent_activities: int | None = None
     workflow_task_pollers: int | None = None
     activity_task_pollers: int | None = None
+    # How long a cached ticket's task waits for its worker before any worker may take it (with
+    # a full replay). The SDK's 10 s timed tasks out in a breach burst on a busy worker, which
+    # then cost more; 30 s did not (docs/tuning.md). A killed worker's closed polls hand its
+    # tasks on at once; this bounds the wait when they do not (a host that vanished).
+    sticky_timeout: Annotated[
+        timedelta, BeforeValidator(parse_duration), Field(gt=timedelta(0))
+    ] = timedelta(seconds=30)
     max_request_seconds: float = 10.0
     # Processes serving `slaflow api` (uvicorn workers; each its own Temporal client). `slaflow
     # up` keeps the API in the worker's process: on 2 cores a separate API process measured

@@ -77,6 +77,7 @@ def tuning(settings: Settings) -> dict[str, Any]:
         "max_concurrent_activities": settings.max_concurrent_activities,
         "max_concurrent_workflow_task_polls": settings.workflow_task_pollers,
         "max_concurrent_activity_task_polls": settings.activity_task_pollers,
+        "sticky_queue_schedule_to_start_timeout": settings.sticky_timeout,
     }
     return {name: value for name, value in options.items() if value is not None}
 

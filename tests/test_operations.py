@@ -42,13 +42,15 @@ def test_the_older_ports_mean_loopback_addresses() -> None:
         Settings(worker_metrics_port=9100, worker_metrics_address="0.0.0.0:9100")
 
 
-def test_log_level_and_graceful_shutdown(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_log_level_graceful_shutdown_and_sticky_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings().log_level == "INFO"
     assert Settings().graceful_shutdown == timedelta(seconds=30)
     monkeypatch.setenv("SLAFLOW_LOG_LEVEL", "debug")
     monkeypatch.setenv("SLAFLOW_GRACEFUL_SHUTDOWN", "2m")
+    monkeypatch.setenv("SLAFLOW_STICKY_TIMEOUT", "5s")
     assert Settings().log_level == "DEBUG"
     assert Settings().graceful_shutdown == timedelta(minutes=2)
+    assert Settings().sticky_timeout == timedelta(seconds=5)
 
 
 @pytest.mark.parametrize(
@@ -56,6 +58,7 @@ def test_log_level_and_graceful_shutdown(monkeypatch: pytest.MonkeyPatch) -> Non
     [
         ({"SLAFLOW_LOG_LEVEL": "loud"}, "SLAFLOW_LOG_LEVEL: Input should be 'DEBUG'"),
         ({"SLAFLOW_GRACEFUL_SHUTDOWN": "soon"}, "SLAFLOW_GRACEFUL_SHUTDOWN: 'soon' is not a"),
+        ({"SLAFLOW_STICKY_TIMEOUT": "0s"}, "SLAFLOW_STICKY_TIMEOUT: Input should be greater"),
         (
             {"SLAFLOW_WORKER_METRICS_ADDRESS": "localhost:9"},
             "SLAFLOW_WORKER_METRICS_ADDRESS: 'localhost:9' is not host:port",
@@ -94,3 +97,5 @@ async def test_the_worker_drains_activities_for_the_graceful_shutdown(
     settings = Settings(data_dir=tmp_path, graceful_shutdown="45s")
     worker = build_worker(time_env.client, settings)
     assert worker.config()["graceful_shutdown_timeout"] == timedelta(seconds=45)
+    # A ticket's task waits 30 s for the worker that caches it, not the SDK's 10 s.
+    assert worker.config()["sticky_queue_schedule_to_start_timeout"] == timedelta(seconds=30)

@@ -219,7 +219,7 @@ def test_a_worker_killed_with_sigkill_leaves_every_breach_and_escalation_to_the_
     # Kill the worker that holds more tickets shortly before the first deadline, so that its
     # sticky queue was polled moments ago and the server still sends its tickets' breach
     # tasks there. (The SIGKILL closes the worker's polls; the dev server then hands those
-    # tasks to the other worker at once, the 5 s sticky schedule-to-start timeout being the
+    # tasks to the other worker at once, the sticky timeout (SLAFLOW_STICKY_TIMEOUT) being the
     # fallback. The summary line counts them.)
     victim = max(held, key=lambda name: (held[name], name))
     time.sleep(max(0.0, (first_due - datetime.now(UTC)).total_seconds() - KILL_BEFORE))
