@@ -255,7 +255,7 @@ def _floor(r: Results) -> list[str]:
             f"{name} c{pair.concurrency}", FLOOR_OPERATIONS[name],
             f"{raw[0]} / {floor[0]} / {product[0]}",
             f"{raw[1]} / {floor[1]} / {product[1]}", share,
-            " / ".join(f"{r.machine.nproc * 1000 / sum(x):.0f}" for x in (raw, floor, product)),
+            " / ".join(_allows(r, x) for x in (raw, floor, product)),
         ))  # fmt: skip
     if rows and (b := r.burst):
         # A breach's task upserts what lists filter on (SlaBreached, EscalationLevel), as a
@@ -267,7 +267,7 @@ def _floor(r: Results) -> list[str]:
                 "an upsert of SlaBreached, EscalationLevel and a due time (not measured alone)",
                 f"{raw[0]} / - / {product[0]}",
                 f"{raw[1]} / - / {product[1]}", "-",
-                " / ".join(f"{r.machine.nproc * 1000 / sum(x):.0f}" for x in (raw, product)),
+                " / ".join(_allows(r, x) for x in (raw, product)),
             ))  # fmt: skip
     if not rows:
         return []
@@ -412,6 +412,11 @@ CPU_COLUMNS = (
 )  # fmt: skip
 
 
+def _allows(r: Results, per: tuple[float, float] | None) -> str:
+    """The operations per second the machine's cores allow at `per` (server and worker ms)."""
+    return f"{r.machine.nproc * 1000 / sum(per):.0f}" if per and sum(per) else "-"
+
+
 def _cpu(r: Results) -> list[str]:
     found = spans(r)
     if not found:
@@ -419,11 +424,10 @@ def _cpu(r: Results) -> list[str]:
     rows = []
     for s in found:
         per = s.cpu.per_op_ms(s.ops)
-        allows = f"{r.machine.nproc * 1000 / sum(per):.0f}" if per and sum(per) else "-"
         rows.append((
             s.name, f"{s.cpu.server:.2f}", f"{s.cpu.worker:.2f}", f"{s.cpu.bench:.2f}",
             f"{s.cpu.others:.2f}", f"{s.cpu.machine:.2f}", s.ops,
-            per[0] if per else "-", per[1] if per else "-", allows,
+            per[0] if per else "-", per[1] if per else "-", _allows(r, per),
             "-" if s.errors is None else s.errors,
         ))  # fmt: skip
     errors = [f"- {s.name}: `{s.first_error[:160]}`" for s in found if s.first_error]
