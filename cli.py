@@ -151,6 +151,12 @@ async def connect_when_ready(
             await asyncio.sleep(0.25)
 
 
+# An idle keep-alive connection is closed by the client or its load balancer (httpx after 5 s,
+# most balancers after 60 s) before the API closes it: uvicorn's own 5 s raced httpx's, and a
+# request sent on a connection the API was closing failed with a read error.
+KEEP_ALIVE_SECONDS = 75
+
+
 class _ApiServer(uvicorn.Server):
     """Uvicorn without its own signal handling: slaflow stops the whole tree in order."""
 
@@ -166,6 +172,7 @@ def _api_server(settings: Settings, client: Client, store: Store) -> _ApiServer:
         port=settings.api_port,
         log_level="warning",
         access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         # Requests in flight when the process is told to stop get this long to finish.
         timeout_graceful_shutdown=math.ceil(settings.graceful_shutdown.total_seconds()),
     )
@@ -632,6 +639,7 @@ def _serve_api_processes(settings: Settings) -> None:
         workers=settings.api_workers,
         log_level="warning",
         access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         timeout_graceful_shutdown=math.ceil(settings.graceful_shutdown.total_seconds()),
     )
 

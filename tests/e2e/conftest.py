@@ -14,7 +14,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from cli import open_store
+from cli import KEEP_ALIVE_SECONDS, open_store
 from settings import Settings
 from sla.what_if import why_not_reproduced
 from store import Store
@@ -65,7 +65,7 @@ async def api_url(
     worker = build_worker(dev_env.client, e2e_settings, store)
     worker_task = asyncio.create_task(worker.run())
     app = create_app(e2e_settings, dev_env.client, store)
-    async with serve(app, e2e_settings.api_port) as url:
+    async with serve(app, e2e_settings.api_port, timeout_keep_alive=KEEP_ALIVE_SECONDS) as url:
         yield url
     await worker.shutdown()
     await worker_task
